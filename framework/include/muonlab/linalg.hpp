@@ -1,0 +1,149 @@
+// Dense linear-algebra helpers shared by the core and plugins: thin SVD through LAPACK
+// (OpenBLAS ships it), Haar-random orthogonal factors. Header-only; link muonlab::api.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "muonlab/types.hpp"
+
+extern "C" {
+// LAPACK divide-and-conquer SVD (Fortran calling convention).
+void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s,
+             double* u, const int* ldu, double* vt, const int* ldvt, double* work, const int* lwork,
+             int* iwork, int* info);
+// LAPACK QR (Householder) factorization.
+void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
+             const int* lwork, int* info);
+}
+
+namespace muonlab {
+
+// Thin SVD A = U diag(s) V^T of an m x n matrix, p = min(m, n). Buffers are kept between
+// calls, so repeated calls at one shape allocate nothing.
+class ThinSvd {
+ public:
+  // Singular values only (descending) when with_vectors is false.
+  void compute(const Eigen::Ref<const Matrix>& a, bool with_vectors) {
+    const int m = static_cast<int>(a.rows());
+    const int n = static_cast<int>(a.cols());
+    const int p = std::min(m, n);
+    work_matrix_ = a;  // dgesdd destroys its input
+    s_.resize(p);
+    if (with_vectors) {
+      u_.resize(m, p);
+      vt_.resize(p, n);
+    }
+    if (p == 0) return;
+    const char jobz = with_vectors ? 'S' : 'N';
+    const int ldu = with_vectors ? m : 1;
+    const int ldvt = with_vectors ? p : 1;
+    double* u = with_vectors ? u_.data() : &dummy_;
+    double* vt = with_vectors ? vt_.data() : &dummy_;
+    iwork_.resize(8 * p);
+    int info = 0;
+    if (shape_ != Shape{m, n, with_vectors}) {  // workspace query once per shape
+      int query = -1;
+      double optimal = 0;
+      dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, &optimal,
+              &query, iwork_.data(), &info);
+      work_.resize(static_cast<Eigen::Index>(optimal) + 1);
+      shape_ = Shape{m, n, with_vectors};
+    }
+    const int lwork = static_cast<int>(work_.size());
+    dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, work_.data(),
+            &lwork, iwork_.data(), &info);
+    if (info != 0) {
+      throw std::runtime_error("LAPACK dgesdd failed (info=" + std::to_string(info) +
+                               "): the matrix has NaN/Inf entries or the SVD did not converge");
+    }
+  }
+
+  const Vector& singular_values() const { return s_; }
+  const Matrix& u() const { return u_; }    // m x p
+  const Matrix& vt() const { return vt_; }  // p x n
+
+ private:
+  struct Shape {
+    int m = -1, n = -1;
+    bool vectors = false;
+    bool operator!=(const Shape& o) const { return m != o.m || n != o.n || vectors != o.vectors; }
+  };
+  Matrix work_matrix_, u_, vt_;
+  Vector s_, work_;
+  Eigen::VectorXi iwork_;
+  double dummy_ = 0;
+  Shape shape_;
+};
+
+// Singular values of A (descending). For a thin matrix (one side much smaller) the cheap
+// route is taken: QR of A (m x n, m >> n) then the SVD of the small n x n factor R.
+class SpectrumCalculator {
+ public:
+  const Vector& compute(const Eigen::Ref<const Matrix>& a) {
+    const bool tall = a.rows() >= 2 * a.cols();
+    const bool wide = a.cols() >= 2 * a.rows();
+    if (!tall && !wide) {
+      svd_.compute(a, false);
+      return svd_.singular_values();
+    }
+    if (tall) {
+      thin_r(a);
+    } else {
+      transposed_ = a.transpose();
+      thin_r(transposed_);
+    }
+    svd_.compute(r_, false);
+    return svd_.singular_values();
+  }
+
+ private:
+  void thin_r(const Eigen::Ref<const Matrix>& tall) {
+    const int m = static_cast<int>(tall.rows());
+    const int n = static_cast<int>(tall.cols());
+    qr_ = tall;
+    tau_.resize(n);
+    int info = 0;
+    if (qr_shape_ != std::make_pair(m, n)) {
+      int query = -1;
+      double optimal = 0;
+      dgeqrf_(&m, &n, qr_.data(), &m, tau_.data(), &optimal, &query, &info);
+      work_.resize(static_cast<Eigen::Index>(optimal) + 1);
+      qr_shape_ = {m, n};
+    }
+    const int lwork = static_cast<int>(work_.size());
+    dgeqrf_(&m, &n, qr_.data(), &m, tau_.data(), work_.data(), &lwork, &info);
+    if (info != 0) throw std::runtime_error("LAPACK dgeqrf failed (info=" + std::to_string(info) + ")");
+    r_ = qr_.topRows(n).triangularView<Eigen::Upper>();
+  }
+
+  ThinSvd svd_;
+  Matrix transposed_, qr_, r_;
+  Vector tau_, work_;
+  std::pair<int, int> qr_shape_{-1, -1};
+};
+
+// Random matrix with orthonormal columns, Haar-distributed (QR of a Gaussian matrix with
+// the sign of R's diagonal folded into Q). rows >= cols.
+template <class Rng>
+Matrix haar_orthonormal(std::int64_t rows, std::int64_t cols, Rng& rng) {
+  if (cols > rows) throw std::invalid_argument("haar_orthonormal: cols > rows");
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix g(rows, cols);
+  for (Eigen::Index j = 0; j < g.cols(); ++j)
+    for (Eigen::Index i = 0; i < g.rows(); ++i) g(i, j) = normal(rng);
+  Eigen::HouseholderQR<Matrix> qr(g);
+  Matrix q = qr.householderQ() * Matrix::Identity(rows, cols);
+  const Matrix r = qr.matrixQR();
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    if (r(j, j) < 0) q.col(j) = -q.col(j);
+  }
+  return q;
+}
+
+}  // namespace muonlab

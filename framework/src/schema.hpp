@@ -1,0 +1,20 @@
+// Where grid validation looks up plugin schemas (the registry implements it).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "muonlab/abi.hpp"
+
+namespace muonlab {
+
+class SchemaSource {
+ public:
+  virtual ~SchemaSource() = default;
+  // Descriptor of plugin `name` of `kind`, or nullptr when there is none.
+  virtual const PluginDescriptor* find(const std::string& kind, const std::string& name) const = 0;
+  // All plugin names of `kind`, sorted.
+  virtual std::vector<std::string> names(const std::string& kind) const = 0;
+};
+
+}  // namespace muonlab

@@ -1,0 +1,125 @@
+// The HDF5 result file (DESIGN.md section 5). One Store per output file; one CellWriter
+// per running cell. Every HDF5 call goes through one process-wide mutex (the serial HDF5
+// library is not thread-safe), so cells running on worker threads can write concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "muonlab/types.hpp"
+
+namespace muonlab {
+
+// Root attributes written when the file is created (and checked on --resume).
+struct RunInfo {
+  std::string muonlab_version;
+  std::string created;      // ISO 8601
+  std::string grid_yaml;    // full text of the grid file
+  std::string grid_name;
+  std::string overrides;    // "--set" overrides, one per line
+  std::string git_commit;
+  std::string host;
+  std::string blas;
+  std::string compiler;
+};
+
+// One row of /index.
+struct IndexRow {
+  std::string cell_id;
+  std::string problem;
+  std::string optimizer;
+  std::string orthogonalizer;  // "" when the optimizer has none
+  std::int64_t seed = 0;
+  std::string status;
+  std::string stop_reason;
+  std::int64_t iterations = 0;
+  double final_loss = 0.0;
+  double final_metric = 0.0;
+  std::int64_t iters_to_tol = -1;
+  double wall_seconds = 0.0;
+};
+
+// Identity of a plugin used by a cell, stored as cell attributes.
+struct PluginStamp {
+  std::string role;     // "problem" | "optimizer" | "orthogonalizer"
+  std::string name;
+  std::string version;
+  std::string library;  // path
+  std::string sha256;   // of the library file
+};
+
+struct CellHeader {
+  std::string cell_id;
+  std::string config_json;  // resolved configuration (canonical JSON)
+  std::int64_t seed = 0;
+  std::vector<PluginStamp> plugins;
+};
+
+// A column of the trajectory table: step (integer) and time_s come first, then loss,
+// metrics and optimizer diagnostics.
+struct ColumnSpec {
+  std::string name;
+  std::string unit;
+  std::string doc;
+};
+
+class CellWriter {
+ public:
+  virtual ~CellWriter() = default;
+  // Creates trajectory/<name> for each column (1-D, chunked, unlimited, deflate, with
+  // "unit" and "doc" attributes) plus trajectory/step (int64) and trajectory/time_s.
+  virtual void declare_trajectory(const std::vector<ColumnSpec>& columns) = 0;
+  // Buffers one row (values in declared order); rows reach the file at least every
+  // `flush_seconds` and when the cell finishes.
+  virtual void append_trajectory(std::int64_t step, double time_s, const double* values) = 0;
+  // Appends one row to <group>/<name>/values [T x k] and <group>/<name>/step [T];
+  // group is "spectra" or "observables". k is fixed by the first row (shorter rows are
+  // NaN-padded).
+  virtual void append_series(const std::string& group, const std::string& name, std::int64_t step,
+                             const Eigen::Ref<const Vector>& values, const std::string& unit,
+                             const std::string& doc) = 0;
+  // Writes a whole matrix dataset at <path> relative to the cell group (e.g. "init/X",
+  // "final/X", "problem/sigma", "theory/d"); compressed when large; attrs unit/doc.
+  virtual void write_array(const std::string& path, const Eigen::Ref<const Matrix>& value,
+                           const std::string& unit, const std::string& doc) = 0;
+  // Writes the step axis of a theory/observable group etc. as int64.
+  virtual void write_steps(const std::string& path, const std::vector<std::int64_t>& steps) = 0;
+  // Flushes buffered rows, writes status/stop_reason/error attributes (status last) and
+  // flushes the file.
+  virtual void finish(const std::string& status, const std::string& stop_reason,
+                      const std::string& error) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Cells whose status is final and not "failed"/"running" (what --resume skips).
+  virtual std::set<std::string> completed_cells() const = 0;
+  // Index rows already in the file (kept on --resume).
+  virtual std::vector<IndexRow> read_index() const = 0;
+  // Creates /cells/<id> (replacing an unfinished one), writes config/plugin attributes and
+  // status="running", flushes.
+  virtual std::unique_ptr<CellWriter> begin_cell(const CellHeader& header) = 0;
+  // Rewrites /index with these rows (compound dataset) and flushes.
+  virtual void write_index(const std::vector<IndexRow>& rows) = 0;
+};
+
+enum class OpenMode {
+  Create,     // OUT must not exist (InputError naming --resume / --overwrite / -o otherwise)
+  Resume,     // create if missing; else open, refusing a file made from another grid text
+  Overwrite,  // replace an existing file
+};
+
+// Opens the result file. Unwritable path or a file that is not a muonlab result (or is
+// damaged): InputError with the path and the fix. Never modifies a file it refuses.
+std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, OpenMode mode,
+                                  double flush_seconds = 2.0);
+
+// The process-wide lock every HDF5 call takes.
+std::mutex& hdf5_mutex();
+
+}  // namespace muonlab
