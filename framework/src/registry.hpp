@@ -100,6 +100,7 @@ class ParamSetBuilder {
   const ParamSet* get() const { return &set_; }
 
  private:
+  ComponentConfig config_;  // owns the strings and lists the values point into
   std::vector<ParamValue> values_;
   ParamSet set_{};
 };
@@ -169,5 +170,6 @@ class Registry : public SchemaSource {
 
 // The library path, role and sha256 of every plugin a cell uses.
 std::string sha256_file(const std::string& path);
+std::string sha256_text(const std::string& text);
 
 }  // namespace muonlab

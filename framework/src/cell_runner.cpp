@@ -1,0 +1,307 @@
+// One cell: create the plugins, run the loop the core owns, record everything.
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+
+#include "errors.hpp"
+#include "muonlab/linalg.hpp"
+#include "recording.hpp"
+#include "runner.hpp"
+
+namespace muonlab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Library hashes are computed once per process.
+std::string library_sha256(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(path);
+  if (it == cache.end()) it = cache.emplace(path, sha256_file(path)).first;
+  return it->second;
+}
+
+PluginStamp stamp(const std::string& role, const PluginInfo& info) {
+  return {role, info.name, info.version, info.library, library_sha256(info.library)};
+}
+
+std::string orthogonalizer_name(const ComponentConfig& optimizer) {
+  for (const auto& [name, data] : optimizer.params) {
+    if (data.type == ParamType::Orthogonalizer && data.component) return data.component->name;
+  }
+  return "";
+}
+
+// The stopping state of a cell.
+struct Outcome {
+  std::string status = "running";
+  std::string stop_reason;
+  std::string error;
+  std::int64_t iterations = 0;
+  double final_loss = std::numeric_limits<double>::quiet_NaN();
+  double final_metric = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t iters_to_tol = -1;
+};
+
+std::string format_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g", v);
+  return buf;
+}
+
+// Everything a running cell holds; the loop itself lives in run().
+class CellRun {
+ public:
+  CellRun(const CellConfig& cell, const Grid& grid, const Registry& registry, CellWriter& writer)
+      : cell_(cell), grid_(grid), registry_(registry), writer_(writer), spectra_clock_(grid.record) {}
+
+  Outcome run() {
+    setup();
+    loop();
+    finish_recording();
+    return outcome_;
+  }
+
+ private:
+  void setup() {
+    problem_ = registry_.create_problem(cell_.problem, cell_.problem_seed);
+    optimizer_ = registry_.create_optimizer(cell_.optimizer, cell_.optimizer_seed);
+    blocks_ = problem_->blocks();
+    params_ = problem_->allocate();
+    grads_ = problem_->allocate();
+    previous_ = problem_->allocate();
+    problem_->initialize(params_);
+    initial_ = params_;
+    optimizer_->initialize(blocks_);
+    metrics_.assign(problem_->metrics().size(), 0.0);
+    diagnostics_.assign(optimizer_->diagnostics().size(), std::numeric_limits<double>::quiet_NaN());
+    stop_metric_ = locate_stop_metric();
+    lr_index_ = locate_diagnostic("lr");
+    spectra_.resize(blocks_.size() * 3);
+    const std::int64_t max_iters = grid_.stop.max_iters;
+    if (lr_index_ >= 0 && max_iters <= 10'000'000) step_sizes_.reserve(static_cast<std::size_t>(max_iters));
+    write_instance();
+    declare_trajectory();
+  }
+
+  int locate_stop_metric() const {
+    if (grid_.stop.metric == "loss") return -1;
+    const auto& metrics = problem_->metrics();
+    for (std::size_t i = 0; i < metrics.size(); ++i) {
+      if (metrics[i].name == grid_.stop.metric) return static_cast<int>(i);
+    }
+    throw InputError("stop.metric '" + grid_.stop.metric + "' is not a metric of problem '" + cell_.problem.name + "'");
+  }
+
+  int locate_diagnostic(const std::string& name) const {
+    const auto& diagnostics = optimizer_->diagnostics();
+    for (std::size_t i = 0; i < diagnostics.size(); ++i) {
+      if (diagnostics[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  void write_instance() {
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      writer_.write_array("init/" + blocks_[b].name, params_[b], "1", "initial iterate: " + blocks_[b].doc);
+    }
+    for (const NamedArray& array : problem_->instance()) {
+      writer_.write_array("problem/" + array.name, array.value, "1", array.doc);
+    }
+  }
+
+  void declare_trajectory() {
+    std::vector<ColumnSpec> columns{{"loss", "1", "objective value at the iterate of this step"}};
+    for (const ScalarSpec& m : problem_->metrics()) columns.push_back({m.name, m.unit, m.doc});
+    for (const ScalarSpec& d : optimizer_->diagnostics()) columns.push_back({d.name, d.unit, d.doc});
+    row_.assign(columns.size(), 0.0);
+    writer_.declare_trajectory(columns);
+  }
+
+  void loop() {
+    const StopRule& stop = grid_.stop;
+    const auto start = Clock::now();
+    double initial_loss = 0.0;
+    for (std::int64_t t = 0;; ++t) {
+      const double loss = problem_->evaluate(params_, grads_, metrics_.data());
+      const double metric = stop_metric_ < 0 ? loss : metrics_[static_cast<std::size_t>(stop_metric_)];
+      if (t == 0) initial_loss = loss;
+      outcome_.iterations = t;
+      outcome_.final_loss = loss;
+      outcome_.final_metric = metric;
+      const bool spectra_now = spectra_clock_.due(t);
+      if (spectra_now) record_spectra(t);
+
+      if (stop.tol > 0 && metric <= stop.tol && outcome_.iters_to_tol < 0) outcome_.iters_to_tol = t;
+      if (const char* reason = stop_reason(t, loss, metric, initial_loss, seconds_since(start))) {
+        outcome_.stop_reason = reason;
+        std::fill(diagnostics_.begin(), diagnostics_.end(), std::numeric_limits<double>::quiet_NaN());
+        append_row(t, seconds_since(start), loss);
+        return;
+      }
+
+      if (spectra_now) copy_into(previous_, params_);
+      optimizer_->step(t, params_, grads_);
+      optimizer_->read_diagnostics(diagnostics_.data());
+      if (lr_index_ >= 0) step_sizes_.push_back(diagnostics_[static_cast<std::size_t>(lr_index_)]);
+      if (spectra_now) record_update_spectra(t);
+      if (t % grid_.record.every == 0) append_row(t, seconds_since(start), loss);
+    }
+  }
+
+  // Why the loop stops at step t (sets outcome_.status), or nullptr to go on.
+  const char* stop_reason(std::int64_t t, double loss, double metric, double initial_loss, double elapsed) {
+    const StopRule& stop = grid_.stop;
+    if (!std::isfinite(loss) || !std::isfinite(metric)) {
+      outcome_.status = "diverged";
+      return "loss or metric became NaN/Inf";
+    }
+    if (loss > stop.divergence_factor * std::max(initial_loss, std::numeric_limits<double>::min())) {
+      outcome_.status = "diverged";
+      divergence_note_ = "loss " + format_double(loss) + " exceeded " + format_double(stop.divergence_factor) +
+                         " x initial loss " + format_double(initial_loss);
+      return divergence_note_.c_str();
+    }
+    if (stop.tol > 0 && metric <= stop.tol) {
+      outcome_.status = "converged";
+      return "metric reached tolerance";
+    }
+    if (t >= stop.max_iters) {
+      outcome_.status = "max_iters";
+      return "reached max_iters";
+    }
+    if (stop.max_seconds > 0 && elapsed >= stop.max_seconds) {
+      outcome_.status = "time_limit";
+      return "reached max_seconds";
+    }
+    return nullptr;
+  }
+
+  void append_row(std::int64_t t, double time_s, double loss) {
+    std::size_t c = 0;
+    row_[c++] = loss;
+    for (double m : metrics_) row_[c++] = m;
+    for (double d : diagnostics_) row_[c++] = d;
+    writer_.append_trajectory(t, time_s, row_.data());
+  }
+
+  static void copy_into(std::vector<Matrix>& target, const std::vector<Matrix>& source) {
+    for (std::size_t i = 0; i < source.size(); ++i) target[i] = source[i];  // same shape: no allocation
+  }
+
+  void record_spectra(std::int64_t t) {
+    spectra_steps_.push_back(t);
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      const std::string& name = blocks_[b].name;
+      writer_.append_series("spectra", name, t, spectra_[3 * b].compute(params_[b]), "1",
+                            "singular values of the iterate " + name + " (descending)");
+      writer_.append_series("spectra", name + "_grad", t, spectra_[3 * b + 1].compute(grads_[b]), "1",
+                            "singular values of the gradient of " + name + " at this step");
+    }
+    for (const NamedArray& o : problem_->observe(params_)) {
+      const Eigen::Map<const Vector> row(o.value.data(), o.value.size());
+      writer_.append_series("observables", o.name, t, row, "1", o.doc);
+    }
+  }
+
+  // The update of step t is previous - params (what the optimizer subtracted).
+  void record_update_spectra(std::int64_t t) {
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      previous_[b] -= params_[b];
+      writer_.append_series("spectra", blocks_[b].name + "_update", t, spectra_[3 * b + 2].compute(previous_[b]), "1",
+                            "singular values of the update W_t - W_{t+1} of " + blocks_[b].name);
+    }
+  }
+
+  void finish_recording() {
+    if (grid_.record.final_iterates) {
+      for (std::size_t b = 0; b < blocks_.size(); ++b) {
+        writer_.write_array("final/" + blocks_[b].name, params_[b], "1", "final iterate " + blocks_[b].name);
+      }
+    }
+    write_theory();
+    if (outcome_.status == "running") outcome_.status = "max_iters";
+  }
+
+  void write_theory() {
+    std::vector<std::int64_t> steps = spectra_steps_;
+    if (steps.empty()) {
+      for (std::int64_t t = 0; t <= outcome_.iterations; t += grid_.record.every) steps.push_back(t);
+    }
+    const std::vector<NamedArray> theory = problem_->predict(cell_.optimizer.name, optimizer_->params(), step_sizes_,
+                                                             steps, initial_);
+    if (theory.empty()) return;
+    writer_.write_steps("theory/step", steps);
+    for (const NamedArray& array : theory) writer_.write_array("theory/" + array.name, array.value, "1", array.doc);
+  }
+
+  const CellConfig& cell_;
+  const Grid& grid_;
+  const Registry& registry_;
+  CellWriter& writer_;
+
+  std::unique_ptr<ProblemHandle> problem_;
+  std::unique_ptr<OptimizerHandle> optimizer_;
+  std::vector<BlockSpec> blocks_;
+  std::vector<Matrix> params_, grads_, previous_, initial_;
+  std::vector<double> metrics_, diagnostics_, row_, step_sizes_;
+  std::vector<std::int64_t> spectra_steps_;
+  std::vector<SpectrumCalculator> spectra_;  // per block: iterate, gradient, update
+  SpectraClock spectra_clock_;
+  int stop_metric_ = -1;
+  int lr_index_ = -1;
+  std::string divergence_note_;
+  Outcome outcome_;
+};
+
+std::vector<PluginStamp> plugin_stamps(const CellConfig& cell, const Registry& registry) {
+  std::vector<PluginStamp> stamps;
+  if (const PluginInfo* p = registry.info("problem", cell.problem.name)) stamps.push_back(stamp("problem", *p));
+  if (const PluginInfo* o = registry.info("optimizer", cell.optimizer.name)) stamps.push_back(stamp("optimizer", *o));
+  const std::string orth = orthogonalizer_name(cell.optimizer);
+  if (const PluginInfo* q = registry.info("orthogonalizer", orth)) stamps.push_back(stamp("orthogonalizer", *q));
+  return stamps;
+}
+
+}  // namespace
+
+IndexRow run_cell(const CellConfig& cell, const Grid& grid, const Registry& registry, Store& store) {
+  const auto start = Clock::now();
+  CellHeader header{cell.id, cell.canonical, cell.seed, plugin_stamps(cell, registry)};
+  std::unique_ptr<CellWriter> writer = store.begin_cell(header);
+  Outcome outcome;
+  try {
+    CellRun run(cell, grid, registry, *writer);
+    outcome = run.run();
+  } catch (const std::exception& e) {
+    outcome.status = "failed";
+    outcome.stop_reason = "error";
+    outcome.error = e.what();
+  }
+  writer->finish(outcome.status, outcome.stop_reason, outcome.error);
+
+  IndexRow row;
+  row.cell_id = cell.id;
+  row.problem = cell.problem.name;
+  row.optimizer = cell.optimizer.name;
+  row.orthogonalizer = orthogonalizer_name(cell.optimizer);
+  row.seed = cell.seed;
+  row.status = outcome.status;
+  row.stop_reason = outcome.error.empty() ? outcome.stop_reason : outcome.error;
+  row.iterations = outcome.iterations;
+  row.final_loss = outcome.final_loss;
+  row.final_metric = outcome.final_metric;
+  row.iters_to_tol = outcome.iters_to_tol;
+  row.wall_seconds = seconds_since(start);
+  return row;
+}
+
+}  // namespace muonlab

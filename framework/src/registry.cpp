@@ -1,0 +1,387 @@
+#include "registry.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "errors.hpp"
+
+namespace muonlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string describe(const PluginInfo& info) {
+  return info.kind + " '" + info.name + "' (" + info.library + ")";
+}
+
+std::vector<std::string> split_path_list(const char* text) {
+  std::vector<std::string> out;
+  if (text == nullptr) return out;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ':')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string canonical_or_same(const std::string& path) {
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(path, ec);
+  return ec ? path : canonical.string();
+}
+
+bool valid_kind(const char* kind) {
+  if (kind == nullptr) return false;
+  const std::string k = kind;
+  return k == "problem" || k == "optimizer" || k == "orthogonalizer";
+}
+
+// Checks the descriptor's own consistency; returns "" when usable.
+std::string descriptor_problem(const PluginDescriptor* d) {
+  if (d == nullptr) return "muonlab_plugin_descriptor returned null";
+  if (d->abi_major != kAbiMajor) {
+    return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+           ", this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
+           ": rebuild the plugin against this muonlab";
+  }
+  if (!valid_kind(d->kind)) return "descriptor has an unknown kind (expected problem, optimizer or orthogonalizer)";
+  if (d->name == nullptr || d->name[0] == '\0') return "descriptor has no name";
+  if (d->num_params > 0 && d->params == nullptr) return "descriptor declares parameters but has no table";
+  for (std::uint32_t i = 0; i < d->num_params; ++i) {
+    if (d->params[i].name == nullptr || d->params[i].name[0] == '\0') return "parameter " + std::to_string(i) + " has no name";
+  }
+  return "";
+}
+
+MatrixView view_of(const Matrix& m) {
+  return MatrixView{const_cast<double*>(m.data()), m.rows(), m.cols()};
+}
+
+void fill_views(const std::vector<Matrix>& matrices, std::vector<MatrixView>& views) {
+  views.resize(matrices.size());  // no allocation once sized
+  for (std::size_t i = 0; i < matrices.size(); ++i) views[i] = view_of(matrices[i]);
+}
+
+// Collects arrays emitted through an ArraySink.
+struct ArrayCollector {
+  std::vector<NamedArray> arrays;
+  static void emit(void* context, const char* name, const double* data, std::int64_t rows, std::int64_t cols,
+                   const char* /*unit*/, const char* doc) {
+    auto* self = static_cast<ArrayCollector*>(context);
+    NamedArray array{name ? name : "", Matrix(rows, cols), doc ? doc : ""};
+    std::copy(data, data + rows * cols, array.value.data());
+    self->arrays.push_back(std::move(array));
+  }
+  ArraySink sink() { return ArraySink{this, &ArrayCollector::emit}; }
+};
+
+DestroyFn* destroy_function(const PluginInfo& info) {
+  return &info.handle->get_alias<DestroyFn>("muonlab_plugin_destroy");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- handles
+
+ProblemHandle::ProblemHandle(ProblemAbi* object, const PluginInfo& info) : object_(object), info_(info) {
+  for (std::uint32_t i = 0; i < object_->num_blocks(); ++i) {
+    const BlockInfo b = object_->block(i);
+    blocks_.push_back({b.name, b.rows, b.cols, b.doc ? b.doc : ""});
+  }
+  for (std::uint32_t i = 0; i < object_->num_metrics(); ++i) {
+    const NameInfo m = object_->metric(i);
+    metrics_.push_back({m.name, m.unit ? m.unit : "", m.doc ? m.doc : ""});
+  }
+  for (std::uint32_t i = 0; i < object_->num_observables(); ++i) {
+    const NameInfo m = object_->observable(i);
+    observables_.push_back({m.name, m.unit ? m.unit : "", m.doc ? m.doc : ""});
+  }
+}
+
+ProblemHandle::~ProblemHandle() { (*destroy_function(info_))(object_); }
+
+void ProblemHandle::check(int status, const char* call) const {
+  if (status != 0) throw PluginError(describe(info_) + " failed in " + call + ": " + error_.message);
+}
+
+std::vector<Matrix> ProblemHandle::allocate() const {
+  std::vector<Matrix> out;
+  for (const BlockSpec& b : blocks_) out.push_back(Matrix::Zero(b.rows, b.cols));
+  return out;
+}
+
+void ProblemHandle::initialize(std::vector<Matrix>& params) {
+  fill_views(params, param_views_);
+  check(object_->initialize(param_views_.data(), static_cast<std::uint32_t>(params.size()), &error_), "initialize");
+}
+
+double ProblemHandle::evaluate(const std::vector<Matrix>& params, std::vector<Matrix>& grads, double* metrics) {
+  fill_views(params, param_views_);
+  fill_views(grads, grad_views_);
+  double loss = 0.0;
+  check(object_->evaluate(param_views_.data(), grad_views_.data(), static_cast<std::uint32_t>(params.size()), &loss,
+                          metrics, &error_),
+        "evaluate");
+  return loss;
+}
+
+std::vector<NamedArray> ProblemHandle::instance() {
+  ArrayCollector collector;
+  ArraySink sink = collector.sink();
+  check(object_->instance(&sink, &error_), "instance");
+  return std::move(collector.arrays);
+}
+
+std::vector<NamedArray> ProblemHandle::observe(const std::vector<Matrix>& params) {
+  fill_views(params, param_views_);
+  ArrayCollector collector;
+  ArraySink sink = collector.sink();
+  check(object_->observe(param_views_.data(), static_cast<std::uint32_t>(params.size()), &sink, &error_), "observe");
+  return std::move(collector.arrays);
+}
+
+std::vector<NamedArray> ProblemHandle::predict(const std::string& optimizer, const ParamSet* optimizer_params,
+                                               const std::vector<double>& step_sizes,
+                                               const std::vector<std::int64_t>& steps,
+                                               const std::vector<Matrix>& initial) {
+  std::vector<MatrixView> initial_views;
+  fill_views(initial, initial_views);
+  TheoryRequestAbi request{optimizer.c_str(), optimizer_params, step_sizes.data(),
+                           static_cast<std::int64_t>(step_sizes.size()), steps.data(),
+                           static_cast<std::int64_t>(steps.size()), initial_views.data(),
+                           static_cast<std::uint32_t>(initial_views.size())};
+  ArrayCollector collector;
+  ArraySink sink = collector.sink();
+  check(object_->predict(&request, &sink, &error_), "predict");
+  return std::move(collector.arrays);
+}
+
+OrthogonalizerHandle::OrthogonalizerHandle(OrthogonalizerAbi* object, const PluginInfo& info)
+    : object_(object), info_(info) {}
+
+OrthogonalizerHandle::~OrthogonalizerHandle() { (*destroy_function(info_))(object_); }
+
+void OrthogonalizerHandle::apply(const Matrix& gradient, Matrix& output) {
+  const MatrixView in = view_of(gradient);
+  MatrixView out = view_of(output);
+  if (object_->apply(&in, &out, &error_) != 0) {
+    throw PluginError(describe(info_) + " failed in apply: " + error_.message);
+  }
+}
+
+ParamSetBuilder::ParamSetBuilder(const ComponentConfig& config,
+                                 const std::vector<std::pair<std::string, OrthogonalizerAbi*>>& objects)
+    : config_(config) {
+  for (const auto& [name, data] : config_.params) {
+    ParamValue v{};
+    v.name = name.c_str();
+    v.type = data.type;
+    v.number = data.number;
+    v.text = data.type == ParamType::Orthogonalizer && data.component ? data.component->name.c_str() : data.text.c_str();
+    v.list = data.list.data();
+    v.list_size = static_cast<std::uint32_t>(data.list.size());
+    for (const auto& [object_name, object] : objects) {
+      if (object_name == name) v.object = object;
+    }
+    values_.push_back(v);
+  }
+  set_ = ParamSet{values_.data(), static_cast<std::uint32_t>(values_.size())};
+}
+
+OptimizerHandle::OptimizerHandle(OptimizerAbi* object, const PluginInfo& info,
+                                 std::vector<std::unique_ptr<OrthogonalizerHandle>> orthogonalizers,
+                                 std::unique_ptr<ParamSetBuilder> params)
+    : object_(object), info_(info), orthogonalizers_(std::move(orthogonalizers)), params_(std::move(params)) {
+  for (std::uint32_t i = 0; i < object_->num_diagnostics(); ++i) {
+    const NameInfo d = object_->diagnostic(i);
+    diagnostics_.push_back({d.name, d.unit ? d.unit : "", d.doc ? d.doc : ""});
+  }
+}
+
+// The optimizer goes first: it may hold references to the orthogonalizers.
+OptimizerHandle::~OptimizerHandle() { (*destroy_function(info_))(object_); }
+
+void OptimizerHandle::check(int status, const char* call) const {
+  if (status != 0) throw PluginError(describe(info_) + " failed in " + call + ": " + error_.message);
+}
+
+void OptimizerHandle::initialize(const std::vector<BlockSpec>& blocks) {
+  std::vector<BlockInfo> infos;
+  for (const BlockSpec& b : blocks) infos.push_back({b.name.c_str(), b.rows, b.cols, b.doc.c_str()});
+  check(object_->initialize(infos.data(), static_cast<std::uint32_t>(infos.size()), &error_), "initialize");
+}
+
+void OptimizerHandle::step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads) {
+  fill_views(params, param_views_);
+  fill_views(grads, grad_views_);
+  check(object_->step(iteration, param_views_.data(), grad_views_.data(), static_cast<std::uint32_t>(params.size()),
+                      &error_),
+        "step");
+}
+
+void OptimizerHandle::read_diagnostics(double* values) {
+  check(object_->read_diagnostics(values, &error_), "read_diagnostics");
+}
+
+// ---------------------------------------------------------------------------- registry
+
+std::vector<std::string> Registry::default_directories() {
+  std::vector<std::string> candidates;
+  // Next to the executable first, so a moved build tree still finds its own plugins.
+  std::error_code ec;
+  const auto program = boost::dll::program_location(ec);
+  if (!ec) candidates.push_back((program.parent_path().parent_path() / "lib/muonlab/plugins").string());
+  candidates.push_back(MUONLAB_BUILD_PLUGIN_DIR);
+  candidates.push_back(MUONLAB_INSTALL_PLUGIN_DIR);
+  const std::size_t built_in = candidates.size();
+  for (const std::string& dir : split_path_list(std::getenv("MUONLAB_PLUGIN_PATH"))) candidates.push_back(dir);
+
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    // Built-in locations may legitimately be absent; a user's MUONLAB_PLUGIN_PATH entry is
+    // kept so that a typo in it is reported by the registry.
+    if (i < built_in && !fs::is_directory(candidates[i], ec)) continue;
+    const std::string key = canonical_or_same(candidates[i]);
+    if (seen.insert(key).second) out.push_back(key);
+  }
+  return out;
+}
+
+Registry::Registry(const std::vector<std::string>& directories) : directories_(directories) {
+  for (const std::string& dir : directories_) load_directory(dir);
+  std::stable_sort(plugins_.begin(), plugins_.end(), [](const PluginInfo& a, const PluginInfo& b) {
+    return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
+  });
+}
+
+void Registry::load_directory(const std::string& directory) {
+  std::error_code ec;
+  if (!fs::is_directory(directory, ec)) {
+    failures_.push_back({directory, "plugin directory does not exist (check MUONLAB_PLUGIN_PATH)"});
+    return;
+  }
+  std::vector<std::string> libraries;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    if (entry.path().extension() == ".so") libraries.push_back(entry.path().string());
+  }
+  if (ec) {
+    failures_.push_back({directory, "cannot list plugin directory: " + ec.message()});
+    return;
+  }
+  std::sort(libraries.begin(), libraries.end());  // deterministic precedence
+  for (const std::string& path : libraries) load_library(path);
+}
+
+void Registry::load_library(const std::string& path) {
+  auto library = std::make_shared<boost::dll::shared_library>();
+  try {
+    // rtld_now: a missing symbol is reported here, not in the middle of a run.
+    library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    failures_.push_back({path, std::string("cannot load library: ") + e.what()});
+    return;
+  }
+  for (const char* alias : {"muonlab_plugin_descriptor", "muonlab_plugin_create", "muonlab_plugin_destroy"}) {
+    if (!library->has(alias)) {
+      failures_.push_back({path, std::string("not a muonlab plugin: missing symbol ") + alias +
+                                     " (build it with muonlab_add_plugin and MUONLAB_PLUGIN)"});
+      return;
+    }
+  }
+  const PluginDescriptor* d = library->get_alias<DescriptorFn>("muonlab_plugin_descriptor")();
+  const std::string problem = descriptor_problem(d);
+  if (!problem.empty()) {
+    failures_.push_back({path, problem});
+    return;
+  }
+  if (const PluginInfo* existing = info(d->kind, d->name)) {
+    failures_.push_back({path, std::string("duplicate ") + d->kind + " '" + d->name + "'; using " + existing->library});
+    return;
+  }
+  PluginInfo info;
+  info.kind = d->kind;
+  info.name = d->name;
+  info.version = d->version ? d->version : "";
+  info.summary = d->summary ? d->summary : "";
+  info.build_tag = d->build_tag ? d->build_tag : "";
+  info.library = canonical_or_same(path);
+  info.descriptor = d;
+  info.handle = library;
+  plugins_.push_back(std::move(info));
+}
+
+const PluginInfo* Registry::info(const std::string& kind, const std::string& name) const {
+  for (const PluginInfo& p : plugins_) {
+    if (p.kind == kind && p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const PluginDescriptor* Registry::find(const std::string& kind, const std::string& name) const {
+  const PluginInfo* p = info(kind, name);
+  return p ? p->descriptor : nullptr;
+}
+
+std::vector<std::string> Registry::names(const std::string& kind) const {
+  std::vector<std::string> out;
+  for (const PluginInfo& p : plugins_) {
+    if (p.kind == kind) out.push_back(p.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const PluginInfo& Registry::require(const std::string& kind, const std::string& name) const {
+  if (const PluginInfo* p = info(kind, name)) return *p;
+  std::string available;
+  for (const std::string& n : names(kind)) available += (available.empty() ? "" : ", ") + n;
+  throw InputError("unknown " + kind + " '" + name + "'; available: " + (available.empty() ? "(none)" : available));
+}
+
+void* Registry::create_object(const PluginInfo& info, const ParamSet* params, std::uint64_t seed) const {
+  CreateContext context{seed};
+  ErrorBuffer error{};
+  void* object = info.handle->get_alias<CreateFn>("muonlab_plugin_create")(params, &context, &error);
+  if (object == nullptr) throw PluginError(describe(info) + " could not be created: " + error.message);
+  return object;
+}
+
+std::unique_ptr<ProblemHandle> Registry::create_problem(const ComponentConfig& config, std::uint64_t seed) const {
+  const PluginInfo& info = require("problem", config.name);
+  ParamSetBuilder params(config, {});
+  return std::make_unique<ProblemHandle>(static_cast<ProblemAbi*>(create_object(info, params.get(), seed)), info);
+}
+
+std::unique_ptr<OrthogonalizerHandle> Registry::create_orthogonalizer(const ComponentConfig& config,
+                                                                      std::uint64_t seed) const {
+  const PluginInfo& info = require("orthogonalizer", config.name);
+  ParamSetBuilder params(config, {});
+  return std::make_unique<OrthogonalizerHandle>(
+      static_cast<OrthogonalizerAbi*>(create_object(info, params.get(), seed)), info);
+}
+
+std::unique_ptr<OptimizerHandle> Registry::create_optimizer(const ComponentConfig& config, std::uint64_t seed) const {
+  const PluginInfo& info = require("optimizer", config.name);
+  std::vector<std::unique_ptr<OrthogonalizerHandle>> orthogonalizers;
+  std::vector<std::pair<std::string, OrthogonalizerAbi*>> objects;
+  for (const auto& [name, data] : config.params) {
+    if (data.type != ParamType::Orthogonalizer) continue;
+    if (!data.component) throw InputError("optimizer '" + config.name + "': parameter '" + name + "' names no orthogonalizer");
+    orthogonalizers.push_back(create_orthogonalizer(*data.component, seed));
+    objects.emplace_back(name, orthogonalizers.back()->abi());
+  }
+  auto params = std::make_unique<ParamSetBuilder>(config, objects);
+  auto* object = static_cast<OptimizerAbi*>(create_object(info, params->get(), seed));
+  return std::make_unique<OptimizerHandle>(object, info, std::move(orthogonalizers), std::move(params));
+}
+
+}  // namespace muonlab
