@@ -1,0 +1,85 @@
+// Small, checked helpers over the HDF5 C API for the result store (store.cpp).
+//
+// Every function here assumes the caller holds hdf5_mutex(). Failures throw
+// std::runtime_error naming the HDF5 object and the library's own explanation, so a bad
+// call never goes unnoticed and never prints HDF5's error stack to the terminal.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace muonlab::h5 {
+
+// Owns one HDF5 identifier and closes it with the matching H5*close function.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+  Handle& operator=(Handle&& other) noexcept;
+  ~Handle() { reset(); }
+
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset() noexcept;
+
+ private:
+  hid_t id_ = -1;
+  Closer closer_ = nullptr;
+};
+
+// The most useful lines of the current HDF5 error stack ("" when empty).
+std::string error_detail();
+
+// Throws std::runtime_error("<what>: <HDF5 detail>") when status/id is negative.
+void check(herr_t status, const std::string& what);
+Handle checked(hid_t id, Handle::Closer closer, const std::string& what);
+
+// Turns off HDF5's automatic printing of error stacks: failures become exceptions.
+void silence_automatic_error_printing();
+
+// Typed constructors of owned handles (each checks its result).
+Handle property_list(hid_t property_class, const std::string& what);
+Handle simple_space(int rank, const hsize_t* dims, const hsize_t* max_dims, const std::string& what);
+Handle scalar_space(const std::string& what);
+Handle utf8_string_type();  // variable-length, NUL-terminated, UTF-8
+Handle open_group(hid_t location, const std::string& path);
+Handle open_dataset(hid_t location, const std::string& path);
+Handle dataset_space(hid_t dataset, const std::string& path);
+
+// True when every component of the relative or absolute `path` exists below `location`
+// (H5Lexists alone fails when an intermediate group is missing).
+bool link_exists(hid_t location, const std::string& path);
+
+// Removes the link at `path` when present.
+void remove_link_if_present(hid_t location, const std::string& path);
+
+// A property list that makes H5Gcreate/H5Dcreate create missing intermediate groups.
+Handle intermediate_group_creation();
+
+// Attributes on any object. Writing replaces an existing attribute of that name.
+void write_string_attr(hid_t object, const std::string& name, const std::string& value);
+void write_int64_attr(hid_t object, const std::string& name, std::int64_t value);
+// std::nullopt when the attribute is absent; throws when it exists with another type class.
+std::optional<std::string> read_string_attr(hid_t object, const std::string& name);
+std::optional<std::int64_t> read_int64_attr(hid_t object, const std::string& name);
+
+// Creates a chunked dataset whose first dimension is unlimited and starts at 0 rows;
+// trailing dimensions (rank - 1 of them) are fixed. Compressed with shuffle + deflate when
+// `compress` is true.
+Handle create_growable_dataset(hid_t location, const std::string& path, hid_t file_type, int rank,
+                               const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress);
+
+// Appends `rows` rows (each of `row_elements` values, row-major) to a growable dataset that
+// currently holds `current_rows`, extending it first.
+void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows,
+                 hsize_t rows, const hsize_t* trailing_dims, int rank, const void* data);
+
+}  // namespace muonlab::h5

@@ -1,0 +1,123 @@
+#include "store_tables.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <stdexcept>
+
+#include "store_h5.hpp"
+
+namespace muonlab {
+
+namespace {
+
+// Elements per chunk of a series' values: 512 KiB of doubles, small enough for HDF5's
+// default 1 MiB chunk cache, large enough for deflate to work well.
+constexpr hsize_t kSeriesBlockElements = 65536;
+
+void validate_column_names(const std::vector<ColumnSpec>& columns) {
+  std::set<std::string> seen = {"step", "time_s"};
+  for (const ColumnSpec& column : columns) {
+    if (column.name.empty() || column.name.find('/') != std::string::npos || column.name == ".")
+      throw std::invalid_argument("trajectory column name \"" + column.name +
+                                  "\" is not a valid HDF5 dataset name (empty, \".\" or contains '/')");
+    if (!seen.insert(column.name).second)
+      throw std::invalid_argument("trajectory column \"" + column.name +
+                                  "\" is declared twice (step and time_s are always present)");
+  }
+}
+
+void create_column(hid_t file, const std::string& path, hid_t file_type, const std::string& unit,
+                   const std::string& doc) {
+  const hsize_t chunk[1] = {kTrajectoryBlockRows};
+  h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true);
+  h5::write_string_attr(dataset.get(), "unit", unit);
+  h5::write_string_attr(dataset.get(), "doc", doc);
+}
+
+void append_column(hid_t file, const std::string& path, hid_t memory_type, hsize_t written, hsize_t rows,
+                   const void* data) {
+  h5::Handle dataset = h5::open_dataset(file, path);
+  h5::append_rows(dataset.get(), path, memory_type, written, rows, nullptr, 1, data);
+}
+
+}  // namespace
+
+void TrajectoryBuffer::create(hid_t file, const std::string& group_path, const std::vector<ColumnSpec>& columns) {
+  if (created()) throw std::logic_error("the trajectory of " + group_path + " is already declared");
+  validate_column_names(columns);
+  std::vector<std::string> paths = {group_path + "/step", group_path + "/time_s"};
+  create_column(file, paths[0], H5T_STD_I64LE, "1", "optimizer step (iteration count) of the row");
+  create_column(file, paths[1], H5T_IEEE_F64LE, "s", "wall-clock seconds since the cell started");
+  for (const ColumnSpec& column : columns) {
+    paths.push_back(group_path + "/" + column.name);
+    create_column(file, paths.back(), H5T_IEEE_F64LE, column.unit, column.doc);
+  }
+  column_count_ = columns.size();
+  steps_.assign(kTrajectoryBlockRows, 0);
+  times_.assign(kTrajectoryBlockRows, 0.0);
+  values_.assign(kTrajectoryBlockRows * column_count_, 0.0);
+  dataset_paths_ = std::move(paths);
+}
+
+void TrajectoryBuffer::write(hid_t file) {
+  if (rows_ == 0) return;
+  append_column(file, dataset_paths_[0], H5T_NATIVE_INT64, written_, rows_, steps_.data());
+  append_column(file, dataset_paths_[1], H5T_NATIVE_DOUBLE, written_, rows_, times_.data());
+  for (std::size_t c = 0; c < column_count_; ++c)
+    append_column(file, dataset_paths_[c + 2], H5T_NATIVE_DOUBLE, written_, rows_,
+                  values_.data() + c * kTrajectoryBlockRows);
+  written_ += rows_;
+  rows_ = 0;
+}
+
+SeriesBuffer::SeriesBuffer(hid_t file, const std::string& cell_path, const std::string& group,
+                           const std::string& name, Eigen::Index width, const std::string& unit,
+                           const std::string& doc)
+    : group_(group), name_(name), path_(cell_path + "/" + group + "/" + name) {
+  if (group.empty() || name.empty())
+    throw std::invalid_argument("series group and name must not be empty (got \"" + group + "/" + name + "\")");
+  if (width <= 0) throw std::invalid_argument("the first row of series " + path_ + " is empty");
+  width_ = static_cast<hsize_t>(width);
+  capacity_ = std::clamp<hsize_t>(kSeriesBlockElements / width_, 1, kTrajectoryBlockRows);
+
+  const hsize_t trailing[1] = {width_};
+  const hsize_t values_chunk[2] = {capacity_, width_};
+  h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
+                                                  values_chunk, true);
+  h5::write_string_attr(values.get(), "unit", unit);
+  h5::write_string_attr(values.get(), "doc", doc);
+
+  const hsize_t step_chunk[1] = {capacity_};
+  h5::Handle steps = h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true);
+  h5::write_string_attr(steps.get(), "unit", "1");
+  h5::write_string_attr(steps.get(), "doc", "optimizer step of each row of values");
+
+  steps_.assign(capacity_, 0);
+  values_.assign(capacity_ * width_, 0.0);
+}
+
+void SeriesBuffer::add(std::int64_t step, const Eigen::Ref<const Vector>& values) {
+  const hsize_t length = static_cast<hsize_t>(values.size());
+  if (length > width_)
+    throw std::invalid_argument("series " + path_ + " has " + std::to_string(width_) +
+                                " columns (fixed by its first row) but got a row of " + std::to_string(length));
+  double* row = values_.data() + rows_ * width_;
+  for (hsize_t j = 0; j < length; ++j) row[j] = values(static_cast<Eigen::Index>(j));
+  std::fill(row + length, row + width_, std::numeric_limits<double>::quiet_NaN());
+  steps_[rows_] = step;
+  ++rows_;
+}
+
+void SeriesBuffer::write(hid_t file) {
+  if (rows_ == 0) return;
+  const hsize_t trailing[1] = {width_};
+  h5::Handle values = h5::open_dataset(file, path_ + "/values");
+  h5::append_rows(values.get(), path_ + "/values", H5T_NATIVE_DOUBLE, written_, rows_, trailing, 2, values_.data());
+  h5::Handle steps = h5::open_dataset(file, path_ + "/step");
+  h5::append_rows(steps.get(), path_ + "/step", H5T_NATIVE_INT64, written_, rows_, nullptr, 1, steps_.data());
+  written_ += rows_;
+  rows_ = 0;
+}
+
+}  // namespace muonlab
