@@ -184,6 +184,27 @@ void check_growable_compressed(hid_t file, const std::string& path) {
 // Values recorded at row i of a test trajectory (arbitrary, non-repeating doubles).
 double column_value(int column, int row) { return std::sin(0.01 * row + column) * std::pow(10.0, column); }
 
+// A run killed abruptly (no destructors, no H5Fclose): one finished cell, one cut off
+// mid-trajectory with a block written and more rows still buffered.
+[[noreturn]] void run_until_killed(const std::string& path, int rows) {
+  auto store = open_store(path, sample_info(), OpenMode::Create, /*flush_seconds=*/1e9);
+  auto done = store->begin_cell(sample_header("done"));
+  done->declare_trajectory({{"loss", "1", "loss"}});
+  for (int row = 0; row < rows; ++row) {
+    const double loss = column_value(0, row);
+    done->append_trajectory(row, 0.0, &loss);
+  }
+  done->finish("converged", "tol", "");
+  store->write_index({{"done", "mf", "muon", "svd", 1, "converged", "tol", rows, 0.1, 0.2, 7, 1.0}});
+  auto cut = store->begin_cell(sample_header("cut"));
+  cut->declare_trajectory({{"loss", "1", "loss"}});
+  for (int row = 0; row < 1500; ++row) {
+    const double loss = 1.0;
+    cut->append_trajectory(row, 0.0, &loss);
+  }
+  std::_Exit(0);
+}
+
 }  // namespace
 
 TEST_CASE("store writes the root attributes and an empty layout", "[store]") {
@@ -587,28 +608,17 @@ TEST_CASE("store file of a killed run opens with its finished cells intact", "[s
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    // The "run": one finished cell, then one cut off mid-trajectory by an abrupt exit
-    // (no destructors, no H5Fclose), as a kill would.
-    auto store = open_store(path, sample_info(), OpenMode::Create, /*flush_seconds=*/1e9);
-    auto done = store->begin_cell(sample_header("done"));
-    done->declare_trajectory({{"loss", "1", "loss"}});
-    for (int row = 0; row < kRows; ++row) {
-      const double loss = column_value(0, row);
-      done->append_trajectory(row, 0.0, &loss);
+    // Exceptions must not escape into Catch2 in the child, which would run other tests.
+    try {
+      run_until_killed(path, kRows);
+    } catch (...) {
+      std::_Exit(1);
     }
-    done->finish("converged", "tol", "");
-    store->write_index({{"done", "mf", "muon", "svd", 1, "converged", "tol", kRows, 0.1, 0.2, 7, 1.0}});
-    auto cut = store->begin_cell(sample_header("cut"));
-    cut->declare_trajectory({{"loss", "1", "loss"}});
-    for (int row = 0; row < 1500; ++row) {
-      const double loss = 1.0;
-      cut->append_trajectory(row, 0.0, &loss);
-    }
-    std::_Exit(0);
   }
   int wait_status = 0;
   REQUIRE(::waitpid(child, &wait_status, 0) == child);
   REQUIRE(WIFEXITED(wait_status));
+  REQUIRE(WEXITSTATUS(wait_status) == 0);
 
   {
     Owned file = open_file(path);
