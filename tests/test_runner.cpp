@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "grid.hpp"
