@@ -61,7 +61,7 @@ TEST_CASE("log schedule: every step at first, then about per_decade steps per de
 
 TEST_CASE("stopping: tolerance, max_iters and divergence", "[runner]") {
   const Grid grid = small_grid(
-      "  - {name: muon, params: {lr: 0.05, decay: 0.9}}\n"
+      "  - {name: muon, params: {lr: 0.15, decay: 0.9}}\n"
       "  - {name: gd, params: {lr: 0.001}}\n"
       "  - {name: gd, params: {lr: 1000}}\n",
       "{max_iters: 300, tol: 1.0e-6, metric: rel_error}");

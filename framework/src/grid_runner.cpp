@@ -32,7 +32,9 @@ using Clock = std::chrono::steady_clock;
 
 std::string format_duration(double seconds) {
   char buf[32];
-  if (seconds < 60) {
+  if (seconds < 10) {
+    std::snprintf(buf, sizeof(buf), "%.1fs", seconds);
+  } else if (seconds < 60) {
     std::snprintf(buf, sizeof(buf), "%.0fs", seconds);
   } else if (seconds < 3600) {
     std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
@@ -44,7 +46,11 @@ std::string format_duration(double seconds) {
 
 std::string format_number(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3g", v);
+  if (v == std::floor(v) && std::fabs(v) < 1e6) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);  // 1000, not 1e+03
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.3g", v);
+  }
   return buf;
 }
 
