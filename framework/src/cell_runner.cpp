@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "errors.hpp"
+#include "grid.hpp"
 #include "muonlab/linalg.hpp"
 #include "recording.hpp"
 #include "runner.hpp"
@@ -14,6 +15,9 @@ namespace muonlab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Separates the per-step sample stream from the problem's instance stream.
+constexpr std::uint64_t kSampleStream = 0x6a09e667f3bcc909ull;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -82,6 +86,7 @@ class CellRun {
     initial_ = params_;
     optimizer_->initialize(blocks_);
     metrics_.assign(problem_->metrics().size(), 0.0);
+    oracle_metrics_ = metrics_;
     diagnostics_.assign(optimizer_->diagnostics().size(), std::numeric_limits<double>::quiet_NaN());
     stop_metric_ = locate_stop_metric();
     lr_index_ = locate_diagnostic("lr");
@@ -121,6 +126,7 @@ class CellRun {
   void declare_trajectory() {
     std::vector<ColumnSpec> columns{{"loss", "1", "objective value at the iterate of this step"}};
     for (const ScalarSpec& m : problem_->metrics()) columns.push_back({m.name, m.unit, m.doc});
+    columns.push_back({"grad_evals", "1", "gradient evaluations so far, including this step's (a cost axis)"});
     for (const ScalarSpec& d : optimizer_->diagnostics()) columns.push_back({d.name, d.unit, d.doc});
     row_.assign(columns.size(), 0.0);
     writer_.declare_trajectory(columns);
@@ -131,7 +137,9 @@ class CellRun {
     const auto start = Clock::now();
     double initial_loss = 0.0;
     for (std::int64_t t = 0;; ++t) {
-      const double loss = problem_->evaluate(params_, grads_, metrics_.data());
+      context_ = EvalContext{t, mix_seed(cell_.problem_seed ^ kSampleStream, static_cast<std::uint64_t>(t))};
+      const double loss = problem_->evaluate(params_, grads_, metrics_.data(), context_);
+      ++grad_evals_;
       const double metric = stop_metric_ < 0 ? loss : metrics_[static_cast<std::size_t>(stop_metric_)];
       if (t == 0) initial_loss = loss;
       outcome_.iterations = t;
@@ -149,7 +157,7 @@ class CellRun {
       }
 
       if (spectra_now) copy_into(previous_, params_);
-      optimizer_->step(t, params_, grads_);
+      optimizer_->step(t, params_, grads_, &oracle_);
       optimizer_->read_diagnostics(diagnostics_.data());
       if (lr_index_ >= 0) step_sizes_.push_back(diagnostics_[static_cast<std::size_t>(lr_index_)]);
       if (spectra_now) record_update_spectra(t);
@@ -185,10 +193,26 @@ class CellRun {
     return nullptr;
   }
 
+  // Gradient at other points with this step's sample, for optimizers that ask (counted).
+  static int oracle_gradient(void* self_ptr, const MatrixView* points, MatrixView* grads, std::uint32_t count,
+                             ErrorBuffer* error) {
+    auto* self = static_cast<CellRun*>(self_ptr);
+    try {
+      if (count != self->blocks_.size()) throw std::invalid_argument("gradient oracle called with a wrong block count");
+      self->problem_->evaluate(points, grads, self->oracle_metrics_.data(), self->context_);
+      ++self->grad_evals_;
+      return 0;
+    } catch (const std::exception& e) {
+      std::snprintf(error->message, sizeof(error->message), "%s", e.what());
+      return 1;
+    }
+  }
+
   void append_row(std::int64_t t, double time_s, double loss) {
     std::size_t c = 0;
     row_[c++] = loss;
     for (double m : metrics_) row_[c++] = m;
+    row_[c++] = static_cast<double>(grad_evals_);
     for (double d : diagnostics_) row_[c++] = d;
     writer_.append_trajectory(t, time_s, row_.data());
   }
@@ -252,7 +276,10 @@ class CellRun {
   std::unique_ptr<OptimizerHandle> optimizer_;
   std::vector<BlockSpec> blocks_;
   std::vector<Matrix> params_, grads_, previous_, initial_;
-  std::vector<double> metrics_, diagnostics_, row_, step_sizes_;
+  std::vector<double> metrics_, oracle_metrics_, diagnostics_, row_, step_sizes_;
+  EvalContext context_{0, 0};
+  GradientOracleAbi oracle_{this, &CellRun::oracle_gradient};
+  std::int64_t grad_evals_ = 0;
   std::vector<std::int64_t> spectra_steps_;
   std::vector<SpectrumCalculator> spectra_;  // per block: iterate, gradient, update
   SpectraClock spectra_clock_;

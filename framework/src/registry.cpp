@@ -123,12 +123,18 @@ void ProblemHandle::initialize(std::vector<Matrix>& params) {
   check(object_->initialize(param_views_.data(), static_cast<std::uint32_t>(params.size()), &error_), "initialize");
 }
 
-double ProblemHandle::evaluate(const std::vector<Matrix>& params, std::vector<Matrix>& grads, double* metrics) {
+double ProblemHandle::evaluate(const std::vector<Matrix>& params, std::vector<Matrix>& grads, double* metrics,
+                               const EvalContext& context) {
   fill_views(params, param_views_);
   fill_views(grads, grad_views_);
+  return evaluate(param_views_.data(), grad_views_.data(), metrics, context);
+}
+
+double ProblemHandle::evaluate(const MatrixView* params, MatrixView* grads, double* metrics,
+                               const EvalContext& context) {
   double loss = 0.0;
-  check(object_->evaluate(param_views_.data(), grad_views_.data(), static_cast<std::uint32_t>(params.size()), &loss,
-                          metrics, &error_),
+  check(object_->evaluate(params, grads, static_cast<std::uint32_t>(blocks_.size()), &context, &loss, metrics,
+                          &error_),
         "evaluate");
   return loss;
 }
@@ -219,11 +225,12 @@ void OptimizerHandle::initialize(const std::vector<BlockSpec>& blocks) {
   check(object_->initialize(infos.data(), static_cast<std::uint32_t>(infos.size()), &error_), "initialize");
 }
 
-void OptimizerHandle::step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads) {
+void OptimizerHandle::step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads,
+                           const GradientOracleAbi* oracle) {
   fill_views(params, param_views_);
   fill_views(grads, grad_views_);
   check(object_->step(iteration, param_views_.data(), grad_views_.data(), static_cast<std::uint32_t>(params.size()),
-                      &error_),
+                      oracle, &error_),
         "step");
 }
 

@@ -54,8 +54,12 @@ class ProblemHandle {
   // params must hold one matrix per block, already sized (see allocate()).
   std::vector<Matrix> allocate() const;
   void initialize(std::vector<Matrix>& params);
-  // Allocation-free after the first call with the same vectors.
-  double evaluate(const std::vector<Matrix>& params, std::vector<Matrix>& grads, double* metrics);
+  // Allocation-free after the first call with the same vectors. The default context is a
+  // deterministic evaluation (iteration 0, sample 0).
+  double evaluate(const std::vector<Matrix>& params, std::vector<Matrix>& grads, double* metrics,
+                  const EvalContext& context = EvalContext{0, 0});
+  // Same, on raw views (used by the gradient oracle).
+  double evaluate(const MatrixView* params, MatrixView* grads, double* metrics, const EvalContext& context);
   std::vector<NamedArray> instance();
   std::vector<NamedArray> observe(const std::vector<Matrix>& params);
   std::vector<NamedArray> predict(const std::string& optimizer, const ParamSet* optimizer_params,
@@ -121,8 +125,10 @@ class OptimizerHandle {
   const std::vector<ScalarSpec>& diagnostics() const { return diagnostics_; }
 
   void initialize(const std::vector<BlockSpec>& blocks);
-  // Allocation-free after the first call with the same vectors.
-  void step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads);
+  // Allocation-free after the first call with the same vectors. oracle may be null when the
+  // caller offers no extra gradients (an optimizer asking for one then fails cleanly).
+  void step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads,
+            const GradientOracleAbi* oracle = nullptr);
   void read_diagnostics(double* values);
 
  private:

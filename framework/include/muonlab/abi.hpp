@@ -91,6 +91,14 @@ struct CreateContext {
   std::uint64_t seed;  // deterministic per (grid seed, problem) or (grid seed, cell)
 };
 
+// What a single evaluation may depend on besides the iterate: stochastic problems draw this
+// evaluation's noise or minibatch from `sample`, so the same sample can be evaluated again at
+// another point (variance-reduced optimizers need that).
+struct EvalContext {
+  std::int64_t iteration;
+  std::uint64_t sample;
+};
+
 // Error text written by the plugin side when a call fails; the core turns it into an
 // exception on its own side.
 struct ErrorBuffer {

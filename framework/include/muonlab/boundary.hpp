@@ -35,6 +35,14 @@ struct ArraySink {
                std::int64_t cols, const char* unit, const char* doc);
 };
 
+// Lets an optimizer evaluate the gradient at other points with the current step's sample
+// (e.g. the previous iterate, for MARS-type corrections). Every call is counted by the core.
+struct GradientOracleAbi {
+  void* context;
+  int (*gradient)(void* context, const MatrixView* points, MatrixView* grads, std::uint32_t count,
+                  ErrorBuffer* error);
+};
+
 // What the core knows about a finished run, so that a problem can predict it.
 struct TheoryRequestAbi {
   const char* optimizer;             // optimizer plugin name, e.g. "muon"
@@ -57,7 +65,8 @@ class ProblemAbi {
   virtual NameInfo observable(std::uint32_t index) const noexcept = 0;
   virtual int initialize(MatrixView* params, std::uint32_t count, ErrorBuffer* error) noexcept = 0;
   virtual int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count,
-                       double* loss, double* metrics, ErrorBuffer* error) noexcept = 0;
+                       const EvalContext* context, double* loss, double* metrics,
+                       ErrorBuffer* error) noexcept = 0;
   virtual int instance(ArraySink* sink, ErrorBuffer* error) noexcept = 0;
   virtual int observe(const MatrixView* params, std::uint32_t count, ArraySink* sink,
                       ErrorBuffer* error) noexcept = 0;
@@ -72,7 +81,7 @@ class OptimizerAbi {
  public:
   virtual int initialize(const BlockInfo* blocks, std::uint32_t count, ErrorBuffer* error) noexcept = 0;
   virtual int step(std::int64_t iteration, MatrixView* params, const MatrixView* grads,
-                   std::uint32_t count, ErrorBuffer* error) noexcept = 0;
+                   std::uint32_t count, const GradientOracleAbi* oracle, ErrorBuffer* error) noexcept = 0;
   virtual std::uint32_t num_diagnostics() const noexcept = 0;
   virtual NameInfo diagnostic(std::uint32_t index) const noexcept = 0;
   virtual int read_diagnostics(double* values, ErrorBuffer* error) noexcept = 0;

@@ -35,6 +35,24 @@ struct TheoryRequest {
   std::vector<ConstMatrixMap> initial;
 };
 
+// Gradient at other points with the current step's sample (see GradientOracleAbi).
+class GradientSource {
+ public:
+  explicit GradientSource(const GradientOracleAbi* oracle) : oracle_(oracle) {}
+  // grads[i] = gradient of block i at points; shapes as the problem's blocks.
+  void gradient(const std::vector<MatrixView>& points, std::vector<MatrixView>& grads) const {
+    if (oracle_ == nullptr) throw std::runtime_error("no gradient oracle available in this context");
+    ErrorBuffer error{};
+    if (oracle_->gradient(oracle_->context, points.data(), grads.data(),
+                          static_cast<std::uint32_t>(points.size()), &error) != 0) {
+      throw std::runtime_error(std::string("gradient oracle: ") + error.message);
+    }
+  }
+
+ private:
+  const GradientOracleAbi* oracle_;
+};
+
 class Problem {
  public:
   virtual ~Problem() = default;
@@ -45,7 +63,15 @@ class Problem {
   // Writes the initial iterate (deterministic in the seed given at construction).
   virtual void initialize(Blocks params) = 0;
   // Loss at params; gradients into grads; metric values (metrics() order) into metrics.
-  virtual double evaluate(ConstBlocks params, Blocks grads, double* metrics) = 0;
+  // Deterministic problems override this one.
+  virtual double evaluate(ConstBlocks /*params*/, Blocks /*grads*/, double* /*metrics*/) {
+    throw std::logic_error("problem implements neither evaluate overload");
+  }
+  // Stochastic problems override this one: draw this evaluation's noise from context.sample;
+  // loss and metrics stay those of the noise-free objective.
+  virtual double evaluate(ConstBlocks params, Blocks grads, double* metrics, const EvalContext& /*context*/) {
+    return evaluate(params, grads, metrics);
+  }
   // Arrays that define this instance, stored under problem/ so a run can be replayed.
   virtual std::vector<NamedArray> instance() const { return {}; }
   // Vector-valued measurements taken on the spectra schedule (stored under observables/).
@@ -61,7 +87,13 @@ class Optimizer {
   // Called once before the first step with the problem's blocks; allocate state here.
   virtual void initialize(const std::vector<BlockSpec>& blocks) = 0;
   // Updates params in place from grads. iteration counts from 0.
-  virtual void step(std::int64_t iteration, Blocks params, ConstBlocks grads) = 0;
+  virtual void step(std::int64_t /*iteration*/, Blocks /*params*/, ConstBlocks /*grads*/) {
+    throw std::logic_error("optimizer implements neither step overload");
+  }
+  // Optimizers that need gradients at other points (same sample) override this one.
+  virtual void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& /*source*/) {
+    step(iteration, params, grads);
+  }
   // Scalars recorded in the trajectory after each step (e.g. "lr", the step size used).
   virtual std::vector<ScalarSpec> diagnostics() const { return {}; }
   virtual void read_diagnostics(double* /*values*/) const {}
@@ -127,9 +159,12 @@ class ProblemAdapter final : public ProblemAbi {
   int initialize(MatrixView* params, std::uint32_t count, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] { impl_.initialize(Blocks(params, count)); });
   }
-  int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count, double* loss,
-               double* metrics, ErrorBuffer* error) noexcept override {
-    return guarded(error, [&] { *loss = impl_.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics); });
+  int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count, const EvalContext* context,
+               double* loss, double* metrics, ErrorBuffer* error) noexcept override {
+    return guarded(error, [&] {
+      Problem& base = impl_;  // virtual dispatch picks whichever overload the plugin wrote
+      *loss = base.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics, *context);
+    });
   }
   int instance(ArraySink* sink, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] { emit_all(sink, impl_.instance()); });
@@ -180,8 +215,11 @@ class OptimizerAdapter final : public OptimizerAbi {
     });
   }
   int step(std::int64_t iteration, MatrixView* params, const MatrixView* grads, std::uint32_t count,
-           ErrorBuffer* error) noexcept override {
-    return guarded(error, [&] { impl_.step(iteration, Blocks(params, count), ConstBlocks(grads, count)); });
+           const GradientOracleAbi* oracle, ErrorBuffer* error) noexcept override {
+    return guarded(error, [&] {
+      Optimizer& base = impl_;  // virtual dispatch picks whichever overload the plugin wrote
+      base.step(iteration, Blocks(params, count), ConstBlocks(grads, count), GradientSource(oracle));
+    });
   }
   std::uint32_t num_diagnostics() const noexcept override {
     return static_cast<std::uint32_t>(diagnostics_.size());
