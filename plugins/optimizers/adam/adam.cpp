@@ -1,26 +1,29 @@
-// Adam with exact bias correction and coupled L2 weight decay (algorithms.md 2.4), with an
-// optional geometric step-size schedule lr_t = lr * decay^t.
+// Adam with exact bias correction and coupled L2 weight decay (algorithms.md 2.4), with the
+// shared step-size schedules (constant, geometric, cosine, list; optional linear warmup).
 #include <muonlab/plugin.hpp>
 
 #include <cmath>
-#include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "../common/optimizer_common.hpp"
 
 namespace {
 
 using muonlab::kUnbounded;
 using muonlab::ParamType;
+namespace optim = muonlab::optim;
+
+constexpr const char* kName = "adam";
 
 class Adam final : public muonlab::Optimizer {
  public:
   Adam(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : lr_(params.real("lr")),
+      : schedule_(optim::StepSchedule::from_params(params, kName)),
         beta1_(params.real("beta1")),
         beta2_(params.real("beta2")),
         eps_(params.real("eps")),
-        weight_decay_(params.real("weight_decay")),
-        geometric_(params.text("schedule") == "geometric"),
-        decay_(params.real("decay")) {}
+        weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
     blocks_ = blocks;
@@ -34,8 +37,8 @@ class Adam final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    check_shapes(params, grads);
-    lr_used_ = step_size(iteration);
+    optim::check_block_shapes(kName, blocks_, params, grads);
+    lr_used_ = schedule_.at(iteration);
     // The bias correction counts the updates folded into m and v (t = 1 on the first step).
     ++steps_taken_;
     const double t = static_cast<double>(steps_taken_);
@@ -55,10 +58,6 @@ class Adam final : public muonlab::Optimizer {
     double first;   // 1 - beta1^t
     double second;  // 1 - beta2^t
   };
-
-  double step_size(std::int64_t iteration) const {
-    return geometric_ ? lr_ * std::pow(decay_, static_cast<double>(iteration)) : lr_;
-  }
 
   // One fused pass over the block: g = G + wd W, the two moment updates, then
   // W -= lr_t * m_hat / (sqrt(v_hat) + eps). Element-wise, so a plain loop touches each
@@ -82,47 +81,27 @@ class Adam final : public muonlab::Optimizer {
     }
   }
 
-  // The core hands blocks in the order and shapes given to initialize(); anything else is a
-  // caller error that would otherwise read or write out of bounds.
-  void check_shapes(const muonlab::Blocks& params, const muonlab::ConstBlocks& grads) const {
-    if (params.size() != blocks_.size() || grads.size() != blocks_.size()) {
-      throw std::invalid_argument("adam: step() got " + std::to_string(params.size()) +
-                                  " blocks, initialize() declared " + std::to_string(blocks_.size()));
-    }
-    for (std::size_t b = 0; b < blocks_.size(); ++b) {
-      const bool same = params[b].rows() == blocks_[b].rows && params[b].cols() == blocks_[b].cols &&
-                        grads[b].rows() == blocks_[b].rows && grads[b].cols() == blocks_[b].cols;
-      if (!same) throw std::invalid_argument("adam: block '" + blocks_[b].name + "' has a different shape than declared");
-    }
-  }
-
-  const double lr_, beta1_, beta2_, eps_, weight_decay_;
-  const bool geometric_;
-  const double decay_;
+  const optim::StepSchedule schedule_;
+  const double beta1_, beta2_, eps_, weight_decay_;
   std::vector<muonlab::BlockSpec> blocks_;
   std::vector<muonlab::Matrix> first_moment_, second_moment_;  // m and v, one per block
   std::int64_t steps_taken_ = 0;
   double lr_used_ = 0.0;
 };
 
-constexpr std::uint32_t kAboveLow = muonlab::kParamLowExclusive;
 constexpr std::uint32_t kBelowHigh = muonlab::kParamHighExclusive;
 
 const muonlab::ParamSpec kParams[] = {
-    {"lr", ParamType::Real, "1e-3", 0.0, kUnbounded, kAboveLow, nullptr, "base step size eta"},
+    optim::lr_param("1e-3", "base step size eta_0"),
     {"beta1", ParamType::Real, "0.9", 0.0, 1.0, kBelowHigh, nullptr, "first-moment EMA factor"},
     {"beta2", ParamType::Real, "0.999", 0.0, 1.0, kBelowHigh, nullptr, "second-moment EMA factor"},
     {"eps", ParamType::Real, "1e-8", 0.0, kUnbounded, 0, nullptr,
      "added to sqrt(v_hat) in the denominator"},
-    {"weight_decay", ParamType::Real, "0", 0.0, kUnbounded, 0, nullptr,
-     "coupled L2 factor: g <- g + weight_decay * W"},
-    {"schedule", ParamType::Choice, "constant", -kUnbounded, kUnbounded, 0, "constant|geometric",
-     "step-size schedule: constant lr, or geometric lr * decay^t"},
-    {"decay", ParamType::Real, "1.0", 0.0, 1.0, kAboveLow, nullptr,
-     "ratio q of the geometric schedule (ignored when constant)"},
+    optim::weight_decay_param("0", "coupled L2 factor: g <- g + weight_decay * W"),
+    MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(Adam, "adam", "1.0.0", "Adam with bias correction, coupled L2 and optional geometric schedule",
+MUONLAB_PLUGIN(Adam, "adam", "1.1.0", "Adam with bias correction, coupled L2 and step-size schedules",
                kParams)

@@ -147,6 +147,51 @@ TEST_CASE("muon: list schedule uses lr_list[t] and holds the last value", "[muon
   check_muon_against_formula("{schedule: list, lr_list: [0.3, 0.2, 0.1]}", s, 5);
 }
 
+TEST_CASE("muon: cosine schedule from lr to final_fraction * lr over horizon steps, then held", "[muon]") {
+  // eta_t = lr (f + (1 - f) (1 + cos(pi min(t, H) / H)) / 2), written out here for H = 3.
+  MuonSettings s;
+  const double pi = std::acos(-1.0);
+  s.eta = [pi](int t) {
+    const double progress = std::min(t, 3) / 3.0;
+    return 0.2 * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(pi * progress)));
+  };
+  check_muon_against_formula("{schedule: cosine, lr: 0.2, horizon: 3, final_fraction: 0.1}", s, 5);
+}
+
+TEST_CASE("muon: cosine schedule values at its ends are lr and final_fraction * lr", "[muon]") {
+  auto optimizer = muonlab::testing::make_optimizer("muon", "{schedule: cosine, lr: 0.4, horizon: 2, final_fraction: 0.25}");
+  optimizer->initialize(kMuonBlocks);
+  std::vector<Matrix> w = muon_initial();
+  const double expected[] = {0.4, 0.25 * 0.4 + 0.75 * 0.4 * 0.5, 0.1, 0.1};  // cos(pi/2) = 0 at t = 1
+  for (int t = 0; t < 4; ++t) {
+    optimizer->step(t, w, muon_gradient(t));
+    double used = 0.0;
+    optimizer->read_diagnostics(&used);
+    // cos(pi) = -1 exactly in double and cos(pi/2) ~ 6e-17: a few ulps of 0.4.
+    REQUIRE(used == Approx(expected[t]).epsilon(1e-15).margin(1e-16));
+  }
+}
+
+TEST_CASE("muon: linear warmup eta_t = base(0) (t+1)/(W+1), then the base schedule from its start", "[muon]") {
+  MuonSettings s;
+  s.eta = [](int t) { return t < 2 ? 0.3 * (t + 1) / 3.0 : 0.3 * std::pow(0.5, t - 2); };
+  check_muon_against_formula("{schedule: geometric, lr: 0.3, decay: 0.5, warmup: 2}", s, 5);
+}
+
+TEST_CASE("muon: warmup composes with cosine and with list", "[muon]") {
+  MuonSettings cosine;
+  const double pi = std::acos(-1.0);
+  cosine.eta = [pi](int t) {
+    if (t < 3) return 0.1 * (t + 1) / 4.0;
+    return 0.1 * 0.5 * (1.0 + std::cos(pi * std::min(t - 3, 2) / 2.0));
+  };
+  check_muon_against_formula("{schedule: cosine, lr: 0.1, horizon: 2, warmup: 3}", cosine, 6);
+
+  MuonSettings list;
+  list.eta = [](int t) { return t == 0 ? 0.3 / 2.0 : t == 1 ? 0.3 : t == 2 ? 0.2 : 0.1; };
+  check_muon_against_formula("{schedule: list, lr_list: [0.3, 0.2, 0.1], warmup: 1}", list, 5);
+}
+
 TEST_CASE("muon: schedule list with an empty lr_list is refused at creation", "[muon]") {
   REQUIRE_THROWS_WITH(muonlab::testing::make_optimizer("muon", "{schedule: list}"), Catch::Contains("lr_list"));
 }
