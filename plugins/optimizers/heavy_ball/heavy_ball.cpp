@@ -1,0 +1,80 @@
+// Heavy-ball momentum in the PyTorch SGD convention (algorithms.md 2.2):
+//   g   = G_t + wd W                        (coupled L2)
+//   b_1 = g,   b_t = mu b_{t-1} + (1 - tau) g   for t > 1   (tau = dampening)
+//   W  <- W - eta_t b_t
+#include <muonlab/plugin.hpp>
+
+#include <string>
+#include <vector>
+
+#include "../common/optimizer_common.hpp"
+
+namespace {
+
+using muonlab::Matrix;
+using muonlab::ParamType;
+namespace optim = muonlab::optim;
+
+constexpr const char* kName = "heavy_ball";
+
+class HeavyBall final : public muonlab::Optimizer {
+ public:
+  HeavyBall(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
+      : schedule_(optim::StepSchedule::from_params(params, kName)),
+        momentum_(params.real("momentum")),
+        dampening_(params.real("dampening")),
+        weight_decay_(params.real("weight_decay")) {}
+
+  void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
+    blocks_ = blocks;
+    buffers_.clear();
+    for (const muonlab::BlockSpec& block : blocks) buffers_.push_back(Matrix::Zero(block.rows, block.cols));
+    buffers_filled_ = false;
+  }
+
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+    optim::check_block_shapes(kName, blocks_, params, grads);
+    eta_ = schedule_.at(iteration);
+    for (std::size_t b = 0; b < params.size(); ++b) {
+      update_buffer(params[b], grads[b], buffers_[b]);
+      params[b] -= eta_ * buffers_[b];
+    }
+    buffers_filled_ = true;
+  }
+
+  std::vector<muonlab::ScalarSpec> diagnostics() const override {
+    return {{"lr", "1", "step size eta_t used at this step"}};
+  }
+  void read_diagnostics(double* values) const override { values[0] = eta_; }
+
+ private:
+  // PyTorch starts the buffer at the first (undamped) gradient, b_1 = g, not (1 - tau) g.
+  void update_buffer(const muonlab::MatrixMap& w, muonlab::ConstMatrixMap grad, Matrix& buffer) const {
+    if (!buffers_filled_) {
+      buffer = grad + weight_decay_ * w;
+      return;
+    }
+    buffer = momentum_ * buffer + (1.0 - dampening_) * (grad + weight_decay_ * w);
+  }
+
+  const optim::StepSchedule schedule_;
+  const double momentum_, dampening_, weight_decay_;
+  std::vector<muonlab::BlockSpec> blocks_;
+  std::vector<Matrix> buffers_;  // b, one per block
+  bool buffers_filled_ = false;
+  double eta_ = 0.0;
+};
+
+const muonlab::ParamSpec kParams[] = {
+    optim::lr_param("0.01"),
+    MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
+    optim::momentum_param("0.9", "mu in b_t = mu b_{t-1} + (1 - dampening) g"),
+    {"dampening", ParamType::Real, "0", 0.0, 1.0, 0, nullptr,
+     "tau: weight 1 - tau of the new gradient in the buffer (not applied to b_1 = g)"},
+    optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
+};
+
+}  // namespace
+
+MUONLAB_PLUGIN(HeavyBall, "heavy_ball", "1.0.0", "heavy-ball momentum (PyTorch SGD): b = mu b + (1 - tau) g, W <- W - eta_t b",
+               kParams)
