@@ -7,8 +7,13 @@
 // target: dense stores M and forms R in a preallocated n x m buffer. target: factored never
 // forms an n x m matrix: every factor is split along and across the signal subspace, which
 // makes the residual norm a sum of non-negative pieces (see factored_residual()).
+//
+// Observables (mode coordinates of the iterate) and theory (per-mode scalar recursions for
+// gd and simplified muon) live in mf_theory.hpp/.cpp.
 #include <muonlab/linalg.hpp>
 #include <muonlab/plugin.hpp>
+
+#include "mf_theory.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -181,6 +186,7 @@ class MatrixFactorization final : public muonlab::Problem {
         target_norm_(sigma_.norm()) {
     draw_signal_bases(params.boolean("rotated"));
     allocate_workspace();
+    observer_ = mf_theory::SpectralObserver(frame(), dims_.k);
   }
 
   std::vector<BlockSpec> blocks() const override {
@@ -243,7 +249,22 @@ class MatrixFactorization final : public muonlab::Problem {
     return out;
   }
 
+  // Mode coordinates of the iterate and the scalar recursions that predict them
+  // (mf_theory.hpp; README "Observables" and "Theory").
+  std::vector<ScalarSpec> observables() const override { return observer_.specs(); }
+
+  std::vector<Vector> observe(ConstBlocks params) override {
+    check_blocks(params.size(), "observe");
+    return observer_.observe(params);
+  }
+
+  std::vector<NamedArray> predict(const muonlab::TheoryRequest& request) const override {
+    return mf_theory::predict(request, frame());
+  }
+
  private:
+  mf_theory::TargetFrame frame() const { return {u_, v_, sigma_, dims_.symmetric}; }
+
   // Target stream: U* first, then V* (asymmetric only); nothing when not rotated.
   void draw_signal_bases(bool rotated) {
     std::mt19937_64 rng(seed_);
@@ -346,6 +367,8 @@ class MatrixFactorization final : public muonlab::Problem {
   FactorSplit x_split_, y_split_;
   Matrix core_;          // E = Xa Ya^T - Sigma (r x r)
   Matrix coefficients_;  // r x k coefficients of a gradient inside the signal subspace
+
+  mf_theory::SpectralObserver observer_;
 };
 
 }  // namespace
