@@ -110,3 +110,48 @@ TEST_CASE("a failing cell is recorded as failed and the others complete", "[runn
   CHECK_THAT(report.rows[1].stop_reason, Catch::Contains("matrix_factorization") && Catch::Contains("k"));
   CHECK(report.failed == 1);
 }
+
+TEST_CASE("orth_quality records each step's orthogonalizer accuracy against the exact polar factor", "[runner]") {
+  const std::string yaml =
+      "name: t\nstop: {max_iters: 20}\nrecord: {orth_quality: true, spectra: off}\n"
+      "problem: {name: matrix_factorization, params: {n: 30, rank: 4, kappa: 100}}\n"
+      "optimizer: {name: muon, params: {lr: 0.15, orthogonalizer: {values: [svd, ns5]}}}\n";
+  const Grid grid = parse_grid(yaml, "t.yaml", {}, testing::registry());
+  RunOptions options;
+  options.output = temp_path("orth-quality");
+  const RunReport report = run_grid(grid, testing::registry(), options);
+  REQUIRE(report.rows.size() == 2);
+
+  // Drive the same optimizers directly and read the probes, which is what the runner records.
+  for (const char* name : {"svd", "ns5"}) {
+    INFO(name);
+    auto problem = testing::make_problem("matrix_factorization", "{n: 30, rank: 4, kappa: 100}");
+    const ComponentConfig config =
+        resolve_component("optimizer", "muon", std::string("{lr: 0.15, orthogonalizer: ") + name + "}", testing::registry());
+    auto muon = testing::registry().create_optimizer(config, 0, true);
+    REQUIRE(muon->orthogonalizers().size() == 1);
+    OrthogonalizerProbe* probe = muon->orthogonalizers()[0]->probe();
+    REQUIRE(probe != nullptr);
+    std::vector<Matrix> x = problem->allocate(), g = problem->allocate();
+    problem->initialize(x);
+    muon->initialize(problem->blocks());
+    std::vector<double> metrics(problem->metrics().size());
+    for (int t = 0; t < 5; ++t) {
+      problem->evaluate(x, g, metrics.data());
+      muon->step(t, x, g);
+      const OrthQuality q = probe->take();
+      REQUIRE(q.calls == 1);
+      if (std::string(name) == "svd") {
+        CHECK(q.rel_error < 1e-12);
+        CHECK(q.residual < 1e-12);
+        CHECK(q.alignment == Approx(1.0).epsilon(1e-12));
+      } else {
+        // Keller's quintic leaves singular values in its attractor band (algorithms.md 1.4).
+        CHECK(q.sigma_min > 0.6);
+        CHECK(q.sigma_max < 1.21);
+        CHECK(q.rel_error > 1e-3);
+        CHECK(q.gemms == 15);
+      }
+    }
+  }
+}

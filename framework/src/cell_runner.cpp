@@ -77,7 +77,10 @@ class CellRun {
  private:
   void setup() {
     problem_ = registry_.create_problem(cell_.problem, cell_.problem_seed);
-    optimizer_ = registry_.create_optimizer(cell_.optimizer, cell_.optimizer_seed);
+    optimizer_ = registry_.create_optimizer(cell_.optimizer, cell_.optimizer_seed, grid_.record.orth_quality);
+    for (const auto& o : optimizer_->orthogonalizers()) {
+      if (o->probe()) probes_.push_back(o->probe());
+    }
     blocks_ = problem_->blocks();
     params_ = problem_->allocate();
     grads_ = problem_->allocate();
@@ -127,6 +130,15 @@ class CellRun {
     std::vector<ColumnSpec> columns{{"loss", "1", "objective value at the iterate of this step"}};
     for (const ScalarSpec& m : problem_->metrics()) columns.push_back({m.name, m.unit, m.doc});
     columns.push_back({"grad_evals", "1", "gradient evaluations so far, including this step's (a cost axis)"});
+    if (!probes_.empty()) {
+      columns.push_back({"orth_residual", "1", "max over this step's orthogonalizer calls of ||O_r^T O_r - I_r||_F, O restricted to the gradient's rank-r subspace"});
+      columns.push_back({"orth_rel_error", "1", "max over calls of ||O - U_r V_r^T||_F / sqrt(r), against the exact SVD polar factor"});
+      columns.push_back({"orth_sigma_min", "1", "smallest of the output's top-r singular values (min over calls)"});
+      columns.push_back({"orth_sigma_max", "1", "largest singular value of the output (max over calls)"});
+      columns.push_back({"orth_alignment", "1", "<G, O> / ||G||_* (min over calls; 1 for the exact factor)"});
+      columns.push_back({"orth_gemms", "1", "matrix products reported by the orthogonalizer this step"});
+      columns.push_back({"orth_flops", "flop", "floating-point operations reported by the orthogonalizer this step"});
+    }
     for (const ScalarSpec& d : optimizer_->diagnostics()) columns.push_back({d.name, d.unit, d.doc});
     row_.assign(columns.size(), 0.0);
     writer_.declare_trajectory(columns);
@@ -193,6 +205,27 @@ class CellRun {
     return nullptr;
   }
 
+  // The worst quality over every probed orthogonalizer since the last row.
+  OrthQuality take_quality() {
+    OrthQuality total;
+    bool any = false;
+    for (OrthogonalizerProbe* probe : probes_) {
+      const OrthQuality q = probe->take();
+      if (q.calls == 0) continue;
+      any = true;
+      total.residual = std::max(total.residual, q.residual);
+      total.rel_error = std::max(total.rel_error, q.rel_error);
+      total.sigma_min = std::min(total.sigma_min, q.sigma_min);
+      total.sigma_max = std::max(total.sigma_max, q.sigma_max);
+      total.alignment = std::min(total.alignment, q.alignment);
+      total.gemms += q.gemms;
+      total.flops += q.flops;
+      total.calls += q.calls;
+    }
+    if (!any) return OrthQuality::missing();
+    return total;
+  }
+
   // Gradient at other points with this step's sample, for optimizers that ask (counted).
   static int oracle_gradient(void* self_ptr, const MatrixView* points, MatrixView* grads, std::uint32_t count,
                              ErrorBuffer* error) {
@@ -213,6 +246,10 @@ class CellRun {
     row_[c++] = loss;
     for (double m : metrics_) row_[c++] = m;
     row_[c++] = static_cast<double>(grad_evals_);
+    if (!probes_.empty()) {
+      const OrthQuality q = take_quality();
+      for (double v : {q.residual, q.rel_error, q.sigma_min, q.sigma_max, q.alignment, q.gemms, q.flops}) row_[c++] = v;
+    }
     for (double d : diagnostics_) row_[c++] = d;
     writer_.append_trajectory(t, time_s, row_.data());
   }
@@ -280,6 +317,7 @@ class CellRun {
   EvalContext context_{0, 0};
   GradientOracleAbi oracle_{this, &CellRun::oracle_gradient};
   std::int64_t grad_evals_ = 0;
+  std::vector<OrthogonalizerProbe*> probes_;
   std::vector<std::int64_t> spectra_steps_;
   std::vector<SpectrumCalculator> spectra_;  // per block: iterate, gradient, update
   SpectraClock spectra_clock_;

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bench_orth.hpp"
 #include "errors.hpp"
 #include "grid.hpp"
 #include "muonlab_version.hpp"
@@ -38,6 +39,8 @@ const char* kUsage =
     "  list [problems|optimizers|orthogonalizers]\n"
     "                         installed plugins with one-line docs and library paths\n"
     "  describe NAME          a plugin's parameters: type, default, range, doc\n"
+    "  bench-orth [--shapes 1024x128,512x512] [--spectra geometric:1e2,gaussian,lowrank:8] [--reps N] [--csv F]\n"
+    "                         every orthogonalizer on the same matrices: error vs the exact polar factor, time vs svd\n"
     "\n"
     "options: --help, --version; `muonlab <command> --help` for a command's options\n"
     "exit codes: 0 all cells ran (diverged is a result), 1 some cells failed, 2 bad input\n"
@@ -252,12 +255,60 @@ int command_run(const std::vector<std::string>& argv) {
   return report.failed > 0 ? kExitCellsFailed : kExitOk;
 }
 
+int command_bench_orth(const std::vector<std::string>& argv) {
+  std::string shapes = "1024x128,512x512", spectra = "geometric:1e2,geometric:1e4", methods, csv;
+  BenchOrthOptions options;
+  int threads = blas_threads_for(1);
+  po::options_description visible;
+  visible.add_options()("help,h", "show this help")(
+      "shapes", po::value<std::string>(&shapes)->default_value(shapes), "matrix shapes ROWSxCOLS, comma-separated")(
+      "spectra", po::value<std::string>(&spectra)->default_value(spectra),
+      "matrix kinds: geometric:KAPPA (singular values 1..1/KAPPA), gaussian, lowrank:RANK (+1e-3 noise)")(
+      "orthogonalizers", po::value<std::string>(&methods), "comma-separated names (default: all registered)")(
+      "reps", po::value<int>(&options.repetitions)->default_value(5), "timed calls per method and matrix")(
+      "threads", po::value<int>(&threads)->default_value(threads), "OpenBLAS threads")(
+      "csv", po::value<std::string>(&csv), "also write the table as CSV");
+  po::variables_map vm;
+  po::store(po::command_line_parser(argv).options(visible).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: muonlab bench-orth [options]\n" << visible;
+    return kExitOk;
+  }
+  if (options.repetitions < 1) throw InputError("--reps must be at least 1");
+  if (threads < 1) throw InputError("--threads must be at least 1");
+  options.shapes = parse_shapes(shapes);
+  options.kinds = parse_kinds(spectra);
+  std::stringstream list(methods);
+  for (std::string name; std::getline(list, name, ',');) {
+    if (!name.empty()) options.orthogonalizers.push_back(name);
+  }
+  Registry registry;
+  report_load_failures(registry, std::cerr);
+  for (const std::string& name : options.orthogonalizers) {
+    if (registry.info("orthogonalizer", name) == nullptr) {
+      std::string available;
+      for (const std::string& n : registry.names("orthogonalizer")) available += (available.empty() ? "" : ", ") + n;
+      throw InputError("--orthogonalizers: unknown orthogonalizer '" + name + "'; available: " + available);
+    }
+  }
+  set_blas_threads(threads);
+  const auto rows = bench_orthogonalizers(registry, options, isatty(STDERR_FILENO) ? &std::cerr : nullptr);
+  print_bench_orth(std::cout, rows);
+  if (!csv.empty()) {
+    write_bench_orth_csv(csv, rows);
+    std::cout << "csv: " << csv << "\n";
+  }
+  return kExitOk;
+}
+
 int dispatch(const std::string& command, const std::vector<std::string>& rest) {
+  if (command == "bench-orth") return command_bench_orth(rest);
   if (command == "run") return command_run(rest);
   if (command == "validate") return command_validate(rest);
   if (command == "list") return command_list(rest);
   if (command == "describe") return command_describe(rest);
-  const std::string suggestion = closest_name(command, {"run", "validate", "list", "describe"});
+  const std::string suggestion = closest_name(command, {"run", "validate", "list", "describe", "bench-orth"});
   std::cerr << "muonlab: unknown command '" << command << "'"
             << (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") << "\n\n"
             << kUsage;

@@ -46,6 +46,7 @@ struct RecordRule {
   std::int64_t spectra_every = 1;                 // with spectra: every
   int spectra_per_decade = 20;                    // with spectra: log
   bool final_iterates = true;                     // write final/<param>
+  bool orth_quality = false;                      // measure every orthogonalizer call against the exact polar factor
 };
 
 struct CellConfig {

@@ -28,7 +28,8 @@ using grid_detail::ZipGroup;
 const std::vector<std::string> kTopLevelKeys = {"name", "description", "output", "seeds", "stop",
                                                 "record", "problem", "optimizer", "zip"};
 const std::vector<std::string> kStopKeys = {"max_iters", "tol", "metric", "max_seconds", "divergence_factor"};
-const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade", "final"};
+const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade", "final",
+                                              "orth_quality"};
 const std::vector<std::string> kAlternativeKeys = {"name", "params"};
 
 // `seeds: n` beyond this is almost surely a typo for a list.
@@ -246,6 +247,8 @@ class GridReader {
         record.spectra_per_decade = static_cast<int>(positive_integer(e.value, what, 1000000));
       } else if (e.name == "final") {
         record.final_iterates = grid_detail::read_boolean(e.value, what, places_);
+      } else if (e.name == "orth_quality") {
+        record.orth_quality = grid_detail::read_boolean(e.value, what, places_);
       }
     }
     return record;

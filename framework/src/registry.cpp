@@ -376,7 +376,8 @@ std::unique_ptr<OrthogonalizerHandle> Registry::create_orthogonalizer(const Comp
       static_cast<OrthogonalizerAbi*>(create_object(info, params.get(), seed)), info);
 }
 
-std::unique_ptr<OptimizerHandle> Registry::create_optimizer(const ComponentConfig& config, std::uint64_t seed) const {
+std::unique_ptr<OptimizerHandle> Registry::create_optimizer(const ComponentConfig& config, std::uint64_t seed,
+                                                            bool probe_quality) const {
   const PluginInfo& info = require("optimizer", config.name);
   std::vector<std::unique_ptr<OrthogonalizerHandle>> orthogonalizers;
   std::vector<std::pair<std::string, OrthogonalizerAbi*>> objects;
@@ -384,6 +385,7 @@ std::unique_ptr<OptimizerHandle> Registry::create_optimizer(const ComponentConfi
     if (data.type != ParamType::Orthogonalizer) continue;
     if (!data.component) throw InputError("optimizer '" + config.name + "': parameter '" + name + "' names no orthogonalizer");
     orthogonalizers.push_back(create_orthogonalizer(*data.component, seed));
+    if (probe_quality) orthogonalizers.back()->enable_probe();
     objects.emplace_back(name, orthogonalizers.back()->abi());
   }
   auto params = std::make_unique<ParamSetBuilder>(config, objects);

@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "muonlab/boundary.hpp"
+#include "orth_quality.hpp"
 #include "muonlab/types.hpp"
 #include "schema.hpp"
 
@@ -86,12 +87,17 @@ class OrthogonalizerHandle {
   OrthogonalizerHandle& operator=(const OrthogonalizerHandle&) = delete;
 
   const PluginInfo& info() const { return info_; }
-  OrthogonalizerAbi* abi() const { return object_; }
+  // What optimizers are given: the plugin object, or the quality probe wrapped around it.
+  OrthogonalizerAbi* abi() const { return probe_ ? static_cast<OrthogonalizerAbi*>(probe_.get()) : object_; }
   void apply(const Matrix& gradient, Matrix& output);
   OrthogonalizerCost last_cost() const { return object_->last_cost(); }
+  // Measure every call against the exact polar factor (record: {orth_quality: true}).
+  void enable_probe() { probe_ = std::make_unique<OrthogonalizerProbe>(object_); }
+  OrthogonalizerProbe* probe() const { return probe_.get(); }
 
  private:
   OrthogonalizerAbi* object_;
+  std::unique_ptr<OrthogonalizerProbe> probe_;
   PluginInfo info_;
   ErrorBuffer error_{};
 };
@@ -159,7 +165,9 @@ class Registry : public SchemaSource {
 
   // Throw PluginError naming the plugin, its library and the reason.
   std::unique_ptr<ProblemHandle> create_problem(const ComponentConfig& config, std::uint64_t seed) const;
-  std::unique_ptr<OptimizerHandle> create_optimizer(const ComponentConfig& config, std::uint64_t seed) const;
+  // With probe_quality, every orthogonalizer the optimizer uses is wrapped in a quality probe.
+  std::unique_ptr<OptimizerHandle> create_optimizer(const ComponentConfig& config, std::uint64_t seed,
+                                                    bool probe_quality = false) const;
   std::unique_ptr<OrthogonalizerHandle> create_orthogonalizer(const ComponentConfig& config,
                                                               std::uint64_t seed) const;
 
