@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "bench_orth.hpp"
+#include "bench_step.hpp"
 #include "errors.hpp"
 #include "grid.hpp"
 #include "muonlab_version.hpp"
@@ -302,13 +303,60 @@ int command_bench_orth(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+int command_bench_step(const std::vector<std::string>& argv) {
+  std::string sizes = "256x256x8,1024x1024x32", threads = "1,2", targets = "dense,factored",
+              methods = "gd,adam,muon+svd,muon+ns5";
+  BenchStepOptions options;
+  po::options_description visible;
+  visible.add_options()("help,h", "show this help")(
+      "sizes", po::value<std::string>(&sizes)->default_value(sizes), "MxNxR, comma-separated (k = R, asymmetric)")(
+      "targets", po::value<std::string>(&targets)->default_value(targets), "dense and/or factored")(
+      "methods", po::value<std::string>(&methods)->default_value(methods), "optimizers; muon+ORTH picks muon's orthogonalizer")(
+      "threads", po::value<std::string>(&threads)->default_value(threads), "OpenBLAS thread counts to measure")(
+      "warmup", po::value<int>(&options.warmup)->default_value(options.warmup), "untimed calls before timing")(
+      "reps", po::value<int>(&options.repetitions)->default_value(options.repetitions), "timed calls per row")(
+      "csv", po::value<std::string>(&options.csv), "also write the table as CSV");
+  po::variables_map vm;
+  po::store(po::command_line_parser(argv).options(visible).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: muonlab bench-step [options]\n" << visible;
+    return kExitOk;
+  }
+  if (options.repetitions < 1 || options.warmup < 0) throw InputError("--reps must be >= 1 and --warmup >= 0");
+  options.sizes = parse_step_sizes(sizes);
+  const auto words = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string w; std::getline(in, w, ',');) if (!w.empty()) out.push_back(w);
+    return out;
+  };
+  options.targets = words(targets);
+  options.methods = words(methods);
+  options.threads.clear();
+  for (const std::string& t : words(threads)) options.threads.push_back(std::stoi(t));
+  for (int t : options.threads) {
+    if (t < 1) throw InputError("--threads: counts must be at least 1");
+  }
+  Registry registry;
+  report_load_failures(registry, std::cerr);
+  const auto rows = bench_steps(registry, options, isatty(STDERR_FILENO) ? &std::cerr : nullptr);
+  print_bench_step(std::cout, rows);
+  if (!options.csv.empty()) {
+    write_bench_step_csv(options.csv, rows);
+    std::cout << "csv: " << options.csv << "\n";
+  }
+  return kExitOk;
+}
+
 int dispatch(const std::string& command, const std::vector<std::string>& rest) {
   if (command == "bench-orth") return command_bench_orth(rest);
+  if (command == "bench-step") return command_bench_step(rest);
   if (command == "run") return command_run(rest);
   if (command == "validate") return command_validate(rest);
   if (command == "list") return command_list(rest);
   if (command == "describe") return command_describe(rest);
-  const std::string suggestion = closest_name(command, {"run", "validate", "list", "describe", "bench-orth"});
+  const std::string suggestion = closest_name(command, {"run", "validate", "list", "describe", "bench-orth", "bench-step"});
   std::cerr << "muonlab: unknown command '" << command << "'"
             << (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") << "\n\n"
             << kUsage;
