@@ -1,0 +1,169 @@
+// freon against the update written with plain Eigen (JacobiSVD, independent of the plugin's
+// LAPACK SVD):
+//   B = mu B + G;  B = U diag(s) V^T;  N = (sum s_i^q)^(1/q);  O = U diag((s_i/N)^(q-1)) V^T;
+//   W <- (1 - eta wd) W - eta O
+// and against closed forms at the two ends of the family: q = 2 is B / ||B||_F, q = 1 is the
+// polar factor of B.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <Eigen/SVD>
+
+#include "test_support.hpp"
+
+using muonlab::BlockSpec;
+using muonlab::Matrix;
+
+namespace {
+
+const std::vector<BlockSpec> kFreonBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+
+std::vector<Matrix> freon_initial() {
+  Matrix x(3, 2), y(2, 2), z(2, 3);
+  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
+  y << 1.0, 0.2, -0.3, 0.8;
+  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
+  return {x, y, z};
+}
+
+// Identity plus a 0.2-sized perturbation: singular values in [0.5, 1.5] times the block
+// scale, so every SVD involved is well conditioned.
+std::vector<Matrix> freon_gradient(int t) {
+  const double block_scale[] = {1.0, 2.5, 0.4};
+  std::vector<Matrix> g;
+  for (std::size_t b = 0; b < kFreonBlocks.size(); ++b) {
+    Matrix m = Matrix::Identity(kFreonBlocks[b].rows, kFreonBlocks[b].cols);
+    for (Eigen::Index j = 0; j < m.cols(); ++j)
+      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::sin(0.9 * i - 1.1 * j + 1.7 * t + static_cast<double>(b));
+    g.push_back(block_scale[b] * m);
+  }
+  return g;
+}
+
+// (B B^T)^{-c} B / ||B||_{S_q}^{1-2c} written through the singular values of B.
+Matrix schatten_direction(const Matrix& b, double q) {
+  Eigen::JacobiSVD<Matrix> svd(b, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const Eigen::VectorXd s = svd.singularValues();
+  const double norm = std::pow(s.array().pow(q).sum(), 1.0 / q);
+  const Eigen::VectorXd f = (s / norm).array().pow(q - 1.0);
+  return svd.matrixU() * f.asDiagonal() * svd.matrixV().transpose();
+}
+
+double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
+  return worst;
+}
+
+// Two SVDs of matrices with condition number <= ~10 (momentum sums of the gradients above)
+// agree to ~1e-15 relative; the powers (q - 1 in [-0.5, 1]) keep that relative accuracy, and
+// the updates are O(1) with eta <= 0.1, so a few steps agree to ~1e-14. A wrong exponent or
+// normalization changes entries by more than 1e-3.
+constexpr double kFreonTolerance = 1e-12;
+
+struct FreonSettings {
+  double eta = 0.02, mu = 0.95, q = 1.0, weight_decay = 0.0;
+};
+
+void check_against_oracle(const std::string& params_yaml, const FreonSettings& s, int steps) {
+  auto optimizer = muonlab::testing::make_optimizer("freon", params_yaml);
+  optimizer->initialize(kFreonBlocks);
+  std::vector<Matrix> w = freon_initial(), expected = freon_initial();
+  std::vector<Matrix> buffer;
+  for (const BlockSpec& b : kFreonBlocks) buffer.push_back(Matrix::Zero(b.rows, b.cols));
+  for (int t = 0; t < steps; ++t) {
+    const std::vector<Matrix> g = freon_gradient(t);
+    optimizer->step(t, w, g);
+    for (std::size_t b = 0; b < w.size(); ++b) {
+      buffer[b] = s.mu * buffer[b] + g[b];
+      expected[b] = (1 - s.eta * s.weight_decay) * expected[b] - s.eta * schatten_direction(buffer[b], s.q);
+    }
+    REQUIRE(max_abs_diff(w, expected) <= kFreonTolerance);
+    double lr = 0.0;
+    optimizer->read_diagnostics(&lr);
+    REQUIRE(lr == s.eta);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("freon: defaults (q 1, mu 0.95) step along the polar factor of the momentum", "[freon]") {
+  // q = 1: (s_i / N)^0 = 1, so O is U V^T of B; checked against the exact polar factor.
+  auto optimizer = muonlab::testing::make_optimizer("freon", "{}");
+  optimizer->initialize(kFreonBlocks);
+  std::vector<Matrix> w = freon_initial(), expected = freon_initial();
+  std::vector<Matrix> buffer = {Matrix::Zero(3, 2), Matrix::Zero(2, 2), Matrix::Zero(2, 3)};
+  for (int t = 0; t < 3; ++t) {
+    const std::vector<Matrix> g = freon_gradient(t);
+    optimizer->step(t, w, g);
+    for (std::size_t b = 0; b < w.size(); ++b) {
+      buffer[b] = 0.95 * buffer[b] + g[b];
+      expected[b] -= 0.02 * muonlab::testing::exact_polar(buffer[b]);
+    }
+    REQUIRE(max_abs_diff(w, expected) <= kFreonTolerance);
+  }
+}
+
+TEST_CASE("freon: q 2 without momentum is normalized gradient descent G / ||G||_F", "[freon]") {
+  auto optimizer = muonlab::testing::make_optimizer("freon", "{lr: 0.1, q: 2, momentum: 0}");
+  optimizer->initialize(kFreonBlocks);
+  std::vector<Matrix> w = freon_initial(), expected = freon_initial();
+  for (int t = 0; t < 3; ++t) {
+    const std::vector<Matrix> g = freon_gradient(t);
+    optimizer->step(t, w, g);
+    for (std::size_t b = 0; b < w.size(); ++b) expected[b] -= 0.1 * g[b] / g[b].norm();
+    REQUIRE(max_abs_diff(w, expected) <= kFreonTolerance);
+  }
+}
+
+TEST_CASE("freon: quasi-norm regime q 0.5 with momentum and weight decay, three steps", "[freon]") {
+  FreonSettings s;
+  s.eta = 0.05;
+  s.mu = 0.5;
+  s.q = 0.5;
+  s.weight_decay = 0.3;
+  check_against_oracle("{lr: 0.05, momentum: 0.5, q: 0.5, weight_decay: 0.3}", s, 3);
+}
+
+TEST_CASE("freon: q 1.5 interpolates between GD and Muon, three steps", "[freon]") {
+  FreonSettings s;
+  s.eta = 0.1;
+  s.mu = 0.9;
+  s.q = 1.5;
+  check_against_oracle("{lr: 0.1, momentum: 0.9, q: 1.5}", s, 3);
+}
+
+TEST_CASE("freon: q < 1 on a rank-one gradient moves only its direction, by eta", "[freon]") {
+  // One active singular value: N = s_1, f_1 = 1, so O = u_1 v_1^T exactly; the null
+  // directions (s = 0 <= threshold) must not be inverted into huge steps.
+  auto optimizer = muonlab::testing::make_optimizer("freon", "{lr: 0.1, q: 0.5, momentum: 0}");
+  const std::vector<BlockSpec> block = {{"X", 3, 2, ""}};
+  optimizer->initialize(block);
+  Eigen::Vector3d u(1.0, 2.0, -2.0);
+  Eigen::Vector2d v(3.0, 4.0);
+  const Matrix g = 0.7 * u * v.transpose();
+  std::vector<Matrix> w = {Matrix::Zero(3, 2)};
+  optimizer->step(0, w, {g});
+  const Matrix expected = -0.1 * (u / 3.0) * (v / 5.0).transpose();
+  // Rank-one SVD of an exact rank-one matrix: ~1e-16 relative; entries are <= 0.1.
+  REQUIRE((w[0] - expected).cwiseAbs().maxCoeff() <= 1e-14);
+}
+
+TEST_CASE("freon: two instances fed the same gradients produce bit-identical iterates", "[freon]") {
+  const std::string params = "{lr: 0.05, momentum: 0.8, q: 0.7, schedule: geometric, decay: 0.9}";
+  auto first = muonlab::testing::make_optimizer("freon", params, 7);
+  auto second = muonlab::testing::make_optimizer("freon", params, 7);
+  first->initialize(kFreonBlocks);
+  second->initialize(kFreonBlocks);
+  std::vector<Matrix> w1 = freon_initial(), w2 = freon_initial();
+  for (int t = 0; t < 4; ++t) {
+    const std::vector<Matrix> g = freon_gradient(t);
+    first->step(t, w1, g);
+    second->step(t, w2, g);
+    REQUIRE(max_abs_diff(w1, w2) == 0.0);
+  }
+}
