@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iomanip>
@@ -31,21 +32,47 @@ using Clock = std::chrono::steady_clock;
 
 struct Timing {
   double median = 0, min = 0, max = 0;
+  double cpu_median = 0;  // process CPU seconds per call (all threads), median
 };
 
-// Runs `body` warmup times untimed, then times each of `repetitions` calls.
-Timing time_calls(const std::function<void()>& body, int warmup, int repetitions) {
-  for (int i = 0; i < warmup; ++i) body();
-  std::vector<double> seconds;
-  for (int i = 0; i < repetitions; ++i) {
-    const auto start = Clock::now();
-    body();
-    seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double median_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Times `a` and `b` alternately (a, b, a, b, ...) after `warmup` untimed calls of each, so a
+// burst of load from other processes on a shared machine falls on both sides of a ratio.
+std::pair<Timing, Timing> time_alternating(const std::function<void()>& a, const std::function<void()>& b,
+                                           int warmup, int repetitions) {
+  for (int i = 0; i < warmup; ++i) {
+    a();
+    b();
   }
-  std::sort(seconds.begin(), seconds.end());
-  const std::size_t n = seconds.size();
-  const double median = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
-  return {median, seconds.front(), seconds.back()};
+  std::vector<double> wall[2], cpu[2];
+  for (int i = 0; i < repetitions; ++i) {
+    for (int side = 0; side < 2; ++side) {
+      const double cpu_start = process_cpu_seconds();
+      const auto start = Clock::now();
+      (side == 0 ? a : b)();
+      wall[side].push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      cpu[side].push_back(process_cpu_seconds() - cpu_start);
+    }
+  }
+  Timing t[2];
+  for (int side = 0; side < 2; ++side) {
+    t[side].median = median_of(wall[side]);
+    t[side].min = *std::min_element(wall[side].begin(), wall[side].end());
+    t[side].max = *std::max_element(wall[side].begin(), wall[side].end());
+    t[side].cpu_median = median_of(cpu[side]);
+  }
+  return {t[0], t[1]};
 }
 
 Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng, double stddev = 1.0) {
@@ -202,7 +229,7 @@ std::string method_floor_key(const std::string& method) {
 }
 
 BenchStepRow make_row(const std::string& target, const StepShape& shape, int threads, const std::string& method,
-                      const Timing& timing) {
+                      const Timing& timing, const Timing& floor) {
   BenchStepRow row;
   row.target = target;
   row.shape = shape.label();
@@ -211,33 +238,36 @@ BenchStepRow make_row(const std::string& target, const StepShape& shape, int thr
   row.seconds_median = timing.median;
   row.seconds_min = timing.min;
   row.seconds_max = timing.max;
+  row.cpu_median = timing.cpu_median;
+  row.floor_seconds = floor.median;
+  row.floor_min = floor.min;
+  row.floor_cpu = floor.cpu_median;
   return row;
 }
 
-// Every method and the spectra cost at one target, shape and thread count.
+// Every method and the spectra cost at one target, shape and thread count. Each row's
+// floor is timed alternately with its step.
 void bench_configuration(const Registry& registry, const BenchStepOptions& options, const std::string& target,
                          const StepShape& shape, int threads, std::vector<BenchStepRow>& rows,
                          std::ostream* progress) {
   set_blas_threads(threads);
   GradientFloor gradient(target, shape);
-  const Timing gradient_floor = time_calls([&] { gradient.run(); }, options.warmup, options.repetitions);
-  double gd_step = 0;
   for (const std::string& method : options.methods) {
     if (progress) *progress << "bench-step: " << target << " " << shape.label() << " threads " << threads << " " << method << "\n";
     StepRig rig(registry, target, shape, method);
-    const Timing step = time_calls([&] { rig.step(); }, options.warmup, options.repetitions);
-    BenchStepRow row = make_row(target, shape, threads, method, step);
-    row.floor_flops = gradient.flops();
-    row.floor_seconds = gradient_floor.median;
     const std::string key = method_floor_key(method);
-    if (key != "gradient") {
-      PolarFloor polar(gradient.grad_x(), gradient.grad_y(), key == "svd");
-      row.floor_seconds += time_calls([&] { polar.run(); }, options.warmup, options.repetitions).median;
-    }
+    PolarFloor polar(gradient.grad_x(), gradient.grad_y(), key == "svd");
+    const auto floor = [&] {
+      gradient.run();
+      if (key != "gradient") polar.run();
+    };
+    const auto [step, floor_timing] = time_alternating([&] { rig.step(); }, floor, options.warmup, options.repetitions);
+    BenchStepRow row = make_row(target, shape, threads, method, step, floor_timing);
+    row.floor_flops = gradient.flops();
     rows.push_back(row);
     if (method != "gd") continue;
-    gd_step = step.median;
-    // Spectra as a recording step takes them: iterate and gradient of both blocks.
+    // Spectra as a recording step takes them: iterate and gradient of both blocks, against
+    // the gd step (the row's "floor"), so vs floor is the fraction of a gd step.
     std::vector<SpectrumCalculator> spectra(4);
     const auto record = [&] {
       for (std::size_t b = 0; b < 2; ++b) {
@@ -245,9 +275,8 @@ void bench_configuration(const Registry& registry, const BenchStepOptions& optio
         spectra[2 * b + 1].compute(rig.grads()[b]);
       }
     };
-    BenchStepRow spectra_row = make_row(target, shape, threads, "spectra", time_calls(record, options.warmup, options.repetitions));
-    spectra_row.floor_seconds = gd_step;  // so vs_floor is the fraction of a gd step
-    rows.push_back(spectra_row);
+    const auto [spectra_timing, gd_step] = time_alternating(record, [&] { rig.step(); }, options.warmup, options.repetitions);
+    rows.push_back(make_row(target, shape, threads, "spectra", spectra_timing, gd_step));
   }
 }
 
@@ -293,29 +322,35 @@ std::vector<BenchStepRow> bench_steps(const Registry& registry, const BenchStepO
 }
 
 void print_bench_step(std::ostream& out, const std::vector<BenchStepRow>& rows) {
-  out << std::left << std::setw(9) << "target" << std::setw(16) << "m x n x r" << std::setw(8) << "threads"
-      << std::setw(10) << "method" << std::right << std::setw(12) << "median ms" << std::setw(11) << "min ms"
-      << std::setw(11) << "max ms" << std::setw(11) << "floor ms" << std::setw(9) << "GFLOP/s" << std::setw(10)
-      << "vs floor" << "\n";
+  out << "wall ms per call (median, min, max), the floor timed alternately with the step, GFLOP/s of the\n"
+         "gradient floor's flops at the step's median; ratios: median/median, min/min, CPU/CPU (process CPU time)\n";
+  out << std::left << std::setw(9) << "target" << std::setw(16) << "m x n x r" << std::setw(4) << "thr"
+      << std::setw(10) << "method" << std::right << std::setw(10) << "median" << std::setw(10) << "min"
+      << std::setw(10) << "max" << std::setw(10) << "floor" << std::setw(10) << "floor min" << std::setw(8)
+      << "GFLOP/s" << std::setw(9) << "ratio" << std::setw(9) << "min/min" << std::setw(9) << "cpu/cpu" << "\n";
   for (const BenchStepRow& r : rows) {
     const bool spectra = r.method == "spectra";
-    out << std::left << std::setw(9) << r.target << std::setw(16) << r.shape << std::setw(8) << r.threads
-        << std::setw(10) << r.method << std::right << std::setw(12) << fixed(1e3 * r.seconds_median, 3)
-        << std::setw(11) << fixed(1e3 * r.seconds_min, 3) << std::setw(11) << fixed(1e3 * r.seconds_max, 3)
-        << std::setw(11) << fixed(1e3 * r.floor_seconds, 3) << std::setw(9) << (spectra ? "-" : fixed(r.gflops(), 1))
-        << std::setw(10) << fixed(r.vs_floor(), 3) << (spectra ? "  (fraction of the gd step)" : "") << "\n";
+    out << std::left << std::setw(9) << r.target << std::setw(16) << r.shape << std::setw(4) << r.threads
+        << std::setw(10) << r.method << std::right << std::setw(10) << fixed(1e3 * r.seconds_median, 3)
+        << std::setw(10) << fixed(1e3 * r.seconds_min, 3) << std::setw(10) << fixed(1e3 * r.seconds_max, 3)
+        << std::setw(10) << fixed(1e3 * r.floor_seconds, 3) << std::setw(10) << fixed(1e3 * r.floor_min, 3)
+        << std::setw(8) << (spectra ? "-" : fixed(r.gflops(), 1)) << std::setw(9) << fixed(r.vs_floor(), 3)
+        << std::setw(9) << fixed(r.min_vs_floor(), 3) << std::setw(9) << fixed(r.cpu_vs_floor(), 3)
+        << (spectra ? "  (spectra / gd step)" : "") << "\n";
   }
 }
 
 void write_bench_step_csv(const std::string& path, const std::vector<BenchStepRow>& rows) {
   std::ofstream out(path);
   if (!out) throw InputError("cannot write " + path);
-  out << "target,shape,threads,method,seconds_median,seconds_min,seconds_max,floor_seconds,floor_gflop,gflops,vs_floor\n";
+  out << "target,shape,threads,method,seconds_median,seconds_min,seconds_max,cpu_seconds_median,floor_seconds,"
+         "floor_seconds_min,floor_cpu_seconds,floor_gflop,gflops,vs_floor,min_vs_floor,cpu_vs_floor\n";
   out << std::setprecision(6);
   for (const BenchStepRow& r : rows) {
     out << r.target << "," << r.shape << "," << r.threads << "," << r.method << "," << r.seconds_median << ","
-        << r.seconds_min << "," << r.seconds_max << "," << r.floor_seconds << "," << r.floor_flops * 1e-9 << ","
-        << r.gflops() << "," << r.vs_floor() << "\n";
+        << r.seconds_min << "," << r.seconds_max << "," << r.cpu_median << "," << r.floor_seconds << ","
+        << r.floor_min << "," << r.floor_cpu << "," << r.floor_flops * 1e-9 << "," << r.gflops() << ","
+        << r.vs_floor() << "," << r.min_vs_floor() << "," << r.cpu_vs_floor() << "\n";
   }
 }
 

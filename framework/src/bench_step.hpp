@@ -32,10 +32,14 @@ struct BenchStepRow {
   std::string target, shape, method;
   int threads = 1;
   double seconds_median = 0, seconds_min = 0, seconds_max = 0;
+  double cpu_median = 0;     // process CPU seconds per call (all threads)
   double floor_seconds = 0;  // median of the unavoidable products (see bench_step.cpp)
-  double floor_flops = 0;    // flops of the GEMM part of the floor
+  double floor_min = 0, floor_cpu = 0;
+  double floor_flops = 0;    // flops of the gradient part of the floor
   double gflops() const { return seconds_median > 0 ? floor_flops / seconds_median * 1e-9 : 0; }
   double vs_floor() const { return floor_seconds > 0 ? seconds_median / floor_seconds : 0; }
+  double min_vs_floor() const { return floor_min > 0 ? seconds_min / floor_min : 0; }
+  double cpu_vs_floor() const { return floor_cpu > 0 ? cpu_median / floor_cpu : 0; }
 };
 
 // Parses "256x256x8,1024x1024x32" (m x n x r); InputError on bad text.
