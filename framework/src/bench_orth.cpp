@@ -1,5 +1,7 @@
 #include "bench_orth.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,6 +34,12 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 std::string shape_label(int rows, int cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
 std::string sci(double v) {
@@ -44,12 +52,15 @@ BenchOrthRow measure(OrthogonalizerHandle& method, const Matrix& g, int repetiti
   BenchOrthRow row;
   Matrix out(g.rows(), g.cols());
   method.apply(g, out);  // warm-up: first-call workspace allocation is not timed
-  std::vector<double> seconds;
+  std::vector<double> seconds, cpu;
   for (int r = 0; r < repetitions; ++r) {
     const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = process_cpu_seconds();
     method.apply(g, out);
+    cpu.push_back(process_cpu_seconds() - cpu_start);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  row.cpu_median = median(cpu);
   row.seconds_median = median(seconds);
   row.seconds_min = *std::min_element(seconds.begin(), seconds.end());
   method.enable_probe();
@@ -147,7 +158,7 @@ std::vector<BenchOrthRow> bench_orthogonalizers(const Registry& registry, const 
   for (const auto& [r, c] : options.shapes) {
     for (const MatrixKind& kind : options.kinds) {
       const Matrix g = bench_matrix(kind, r, c, options.seed);
-      double svd_median = 0;
+      double svd_median = 0, svd_cpu = 0;
       const std::size_t first = rows.size();
       for (const std::string& name : names) {
         if (progress) *progress << "\r" << shape_label(r, c) << " " << kind.label() << ": " << name << "\x1b[K" << std::flush;
@@ -161,11 +172,15 @@ std::vector<BenchOrthRow> bench_orthogonalizers(const Registry& registry, const 
         row.orthogonalizer = name;
         row.shape = shape_label(r, c);
         row.matrix = kind.label();
-        if (name == "svd") svd_median = row.seconds_median;
+        if (name == "svd") {
+          svd_median = row.seconds_median;
+          svd_cpu = row.cpu_median;
+        }
         rows.push_back(row);
       }
       for (std::size_t i = first; i < rows.size(); ++i) {
         rows[i].time_vs_svd = svd_median > 0 ? rows[i].seconds_median / svd_median : NAN;
+        rows[i].cpu_vs_svd = svd_cpu > 0 ? rows[i].cpu_median / svd_cpu : NAN;
       }
     }
   }
@@ -177,7 +192,7 @@ void print_bench_orth(std::ostream& out, const std::vector<BenchOrthRow>& rows) 
   out << std::left << std::setw(16) << "orthogonalizer" << std::setw(11) << "shape" << std::setw(22) << "matrix"
       << std::right << std::setw(11) << "rel_error" << std::setw(11) << "residual" << std::setw(9) << "s_min"
       << std::setw(9) << "s_max" << std::setw(10) << "align" << std::setw(11) << "ms/call" << std::setw(9)
-      << "vs svd" << "\n";
+      << "vs svd" << std::setw(11) << "cpu ms" << std::setw(9) << "cpu/svd" << "\n";
   for (const BenchOrthRow& row : rows) {
     out << std::left << std::setw(16) << row.orthogonalizer << std::setw(11) << row.shape << std::setw(22) << row.matrix;
     if (!row.error.empty()) {
@@ -186,13 +201,14 @@ void print_bench_orth(std::ostream& out, const std::vector<BenchOrthRow>& rows) 
     }
     const OrthQuality& q = row.quality;
     char buf[160];
-    std::snprintf(buf, sizeof(buf), "%11s%11s%9.4f%9.4f%10.6f%11.3f%9.2f", sci(q.rel_error).c_str(),
+    std::snprintf(buf, sizeof(buf), "%11s%11s%9.4f%9.4f%10.6f%11.3f%9.2f%11.3f%9.2f", sci(q.rel_error).c_str(),
                   sci(q.residual).c_str(), q.sigma_min, q.sigma_max, q.alignment, 1e3 * row.seconds_median,
-                  row.time_vs_svd);
+                  row.time_vs_svd, 1e3 * row.cpu_median, row.cpu_vs_svd);
     out << buf << "\n";
   }
   out << "rel_error = ||O - U_r V_r^T||_F / sqrt(r) against the exact SVD polar factor; residual = ||O_r^T O_r - I_r||_F;\n"
-         "s_min/s_max: singular values of O on the input's rank; align = <G,O>/||G||_*; time: median over repetitions\n";
+         "s_min/s_max: singular values of O on the input's rank; align = <G,O>/||G||_*; times: median over repetitions,\n"
+         "wall clock and process CPU (all threads; the robust ratio when the machine is shared)\n";
 }
 
 void write_bench_orth_csv(const std::string& path, const std::vector<BenchOrthRow>& rows) {
@@ -200,12 +216,13 @@ void write_bench_orth_csv(const std::string& path, const std::vector<BenchOrthRo
   if (!out) throw InputError("cannot write " + path + ": check the directory exists and is writable");
   out << std::setprecision(17)
       << "orthogonalizer,shape,matrix,rel_error,residual,sigma_min,sigma_max,alignment,gemms,flops,seconds_median,"
-         "seconds_min,time_vs_svd,error\n";
+         "seconds_min,time_vs_svd,cpu_seconds_median,cpu_vs_svd,error\n";
   for (const BenchOrthRow& r : rows) {
     const OrthQuality& q = r.quality;
     out << r.orthogonalizer << "," << r.shape << ",\"" << r.matrix << "\"," << q.rel_error << "," << q.residual << ","
         << q.sigma_min << "," << q.sigma_max << "," << q.alignment << "," << q.gemms << "," << q.flops << ","
-        << r.seconds_median << "," << r.seconds_min << "," << r.time_vs_svd << ",\"" << r.error << "\"\n";
+        << r.seconds_median << "," << r.seconds_min << "," << r.time_vs_svd << "," << r.cpu_median << ","
+        << r.cpu_vs_svd << ",\"" << r.error << "\"\n";
   }
 }
 

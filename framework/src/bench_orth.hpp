@@ -27,8 +27,10 @@ struct BenchOrthOptions {
 
 struct BenchOrthRow {
   std::string orthogonalizer, shape, matrix;
-  double seconds_median = 0, seconds_min = 0;
-  double time_vs_svd = 0;  // median / svd median on the same matrix
+  double seconds_median = 0, seconds_min = 0;  // wall clock per call
+  double cpu_median = 0;   // process CPU time per call (all threads): robust on a loaded machine
+  double time_vs_svd = 0;  // wall median / svd's on the same matrix
+  double cpu_vs_svd = 0;   // cpu median / svd's
   OrthQuality quality;
   std::string error;  // a method that fails on this input (e.g. singular for higham_newton)
 };
