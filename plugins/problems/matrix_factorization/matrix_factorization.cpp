@@ -8,6 +8,10 @@
 // forms an n x m matrix: every factor is split along and across the signal subspace, which
 // makes the residual norm a sum of non-negative pieces (see factored_residual()).
 //
+// Stochastic gradients (noise: gaussian | subsample) are drawn in the 4-argument evaluate()
+// from a stream seeded by (seed, context.sample): the same sample gives the same noise at any
+// point. Loss and metrics are always those of the noise-free objective.
+//
 // Observables (mode coordinates of the iterate) and theory (per-mode scalar recursions for
 // gd and simplified muon) live in mf_theory.hpp/.cpp.
 #include <muonlab/linalg.hpp>
@@ -41,6 +45,8 @@ using muonlab::kUnbounded;
 // The target is drawn from a stream seeded with `seed`, the initial iterate from a stream
 // seeded with `seed ^ kInitStreamTag`: changing init or init_scale never changes M.
 constexpr std::uint64_t kInitStreamTag = 0x9E3779B97F4A7C15ULL;
+// The gradient noise of sample s comes from a stream seeded with mix(seed ^ kNoiseStreamTag, s).
+constexpr std::uint64_t kNoiseStreamTag = 0xD1B54A32D192ED03ULL;
 
 // instance() lists M itself only up to this many entries (8 MB), to keep result files small.
 constexpr std::int64_t kMaxListedTargetEntries = 1000000;
@@ -76,7 +82,33 @@ const ParamSpec kParams[] = {
      "dense: stores M and forms the n x m residual (reference path)"},
     {"rotated", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
      "true: U*, V* Haar-random; false: first columns of the identity (axis-aligned target)"},
+    {"noise", ParamType::Choice, "none", -kUnbounded, kUnbounded, 0, "none|gaussian|subsample",
+     "gradient noise drawn per evaluation from the sample number: none; gaussian: G_b + "
+     "noise_scale * RMS(G_b) * Z_b, Z_b i.i.d. N(0, 1); subsample: gradient of the residual "
+     "observed on a random fraction observe_fraction of its entries, rescaled to be unbiased"},
+    {"noise_scale", ParamType::Real, "0.1", 0, kUnbounded, 0, nullptr,
+     "gaussian: noise standard deviation per entry relative to the RMS entry ||G_b||_F / "
+     "sqrt(size) of the exact gradient block"},
+    {"observe_fraction", ParamType::Real, "0.5", 0, 1, muonlab::kParamLowExclusive, nullptr,
+     "subsample: probability p that an entry of X Y^T - M is observed (mask drawn per "
+     "evaluation); gradient (1/p) P_Omega(R) Y; forms n x m matrices even with target: factored"},
 };
+
+enum class Noise { None, Gaussian, Subsample };
+
+Noise parse_noise(const std::string& name) {
+  if (name == "gaussian") return Noise::Gaussian;
+  if (name == "subsample") return Noise::Subsample;
+  return Noise::None;
+}
+
+// SplitMix64 finalizer: nearby (seed, sample) pairs give unrelated generator seeds.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t sample) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (sample + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
 
 [[noreturn]] void reject(const std::string& message) { throw std::invalid_argument(message); }
 
@@ -181,6 +213,9 @@ class MatrixFactorization final : public muonlab::Problem {
         init_(params.text("init")),
         init_scale_(params.real("init_scale")),
         dense_(params.text("target") == "dense"),
+        noise_(parse_noise(params.text("noise"))),
+        noise_scale_(params.real("noise_scale")),
+        observe_fraction_(params.real("observe_fraction")),
         sigma_(target_spectrum(params.text("spectrum"), dims_.rank, params.real("kappa"),
                                params.real("scale"))),
         target_norm_(sigma_.norm()) {
@@ -236,6 +271,21 @@ class MatrixFactorization final : public muonlab::Problem {
     return (dims_.symmetric ? 0.25 : 0.5) * residual_sq;
   }
 
+  // The exact evaluation (loss, metrics, gradient), then this sample's noise on the gradient.
+  double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {
+    const double loss = evaluate(params, grads, metrics);
+    if (noise_ == Noise::None) return loss;
+    std::mt19937_64 rng(mix_seed(seed_ ^ kNoiseStreamTag, context.sample));
+    if (noise_ == Noise::Gaussian) {
+      add_gaussian_noise(grads, rng);
+    } else {
+      const ConstMatrixMap x = params[0];
+      const ConstMatrixMap y = dims_.symmetric ? params[0] : params[1];
+      subsampled_gradient(x, y, grads, rng);
+    }
+    return loss;
+  }
+
   std::vector<NamedArray> instance() const override {
     std::vector<NamedArray> out;
     out.push_back({"U", u_, "left singular vectors U* of M (n x rank, orthonormal columns)"});
@@ -273,11 +323,11 @@ class MatrixFactorization final : public muonlab::Problem {
   }
 
   void allocate_workspace() {
-    if (dense_) {
+    if (dense_ || noise_ == Noise::Subsample) {
       target_.noalias() = u_ * sigma_.asDiagonal() * v_.transpose();
       residual_.resize(dims_.n, dims_.m);
-      return;
     }
+    if (dense_) return;
     x_split_ = FactorSplit(dims_.n, dims_.rank, dims_.k);
     if (!dims_.symmetric) y_split_ = FactorSplit(dims_.m, dims_.rank, dims_.k);
     core_.resize(dims_.rank, dims_.rank);
@@ -344,6 +394,38 @@ class MatrixFactorization final : public muonlab::Problem {
            frobenius_inner(xs.off_gram, ys.gram);
   }
 
+  // G_b += noise_scale * RMS(G_b) * Z_b, Z_b drawn block by block in column-major order, so
+  // Z does not depend on the point and the noise is zero-mean given the point.
+  void add_gaussian_noise(Blocks grads, std::mt19937_64& rng) const {
+    for (std::size_t b = 0; b < grads.size(); ++b) {
+      MatrixMap g = grads[b];
+      const double rms = g.norm() / std::sqrt(static_cast<double>(g.size()));
+      std::normal_distribution<double> normal(0.0, 1.0);
+      const double stddev = noise_scale_ * rms;
+      for (Eigen::Index j = 0; j < g.cols(); ++j)
+        for (Eigen::Index i = 0; i < g.rows(); ++i) g(i, j) += stddev * normal(rng);
+    }
+  }
+
+  // Each entry of R = X Y^T - M is observed with probability p (one uniform per entry,
+  // column-major): R_Omega = (1/p) P_Omega(R) has E[R_Omega] = R, so R_Omega Y and
+  // R_Omega^T X are unbiased. The mask depends on the sample only, not on the point.
+  void subsampled_gradient(const ConstMatrixMap& x, const ConstMatrixMap& y, Blocks grads, std::mt19937_64& rng) {
+    residual_.noalias() = x * y.transpose();
+    residual_ -= target_;
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    const double inverse_fraction = 1.0 / observe_fraction_;
+    for (Eigen::Index j = 0; j < residual_.cols(); ++j)
+      for (Eigen::Index i = 0; i < residual_.rows(); ++i)
+        residual_(i, j) = uniform(rng) < observe_fraction_ ? inverse_fraction * residual_(i, j) : 0.0;
+    MatrixMap grad_x = grads[0];
+    grad_x.noalias() = residual_ * y;
+    if (!dims_.symmetric) {
+      MatrixMap grad_y = grads[1];
+      grad_y.noalias() = residual_.transpose() * x;
+    }
+  }
+
   double gradient_norm(const Blocks& grads) const {
     double sum = 0.0;
     for (std::size_t i = 0; i < grads.size(); ++i) sum += grads[i].squaredNorm();
@@ -355,13 +437,16 @@ class MatrixFactorization final : public muonlab::Problem {
   const std::string init_;
   const double init_scale_;
   const bool dense_;
+  const Noise noise_;
+  const double noise_scale_;
+  const double observe_fraction_;
   const Vector sigma_;
   const double target_norm_;  // ||M||_F = ||sigma||_2
   Matrix u_, v_;              // U* (n x r), V* (m x r)
 
-  // target: dense
+  // target: dense, or noise: subsample
   Matrix target_;    // M (n x m)
-  Matrix residual_;  // X Y^T - M (n x m)
+  Matrix residual_;  // X Y^T - M (n x m); subsample: its rescaled masked copy
 
   // target: factored
   FactorSplit x_split_, y_split_;
@@ -373,7 +458,7 @@ class MatrixFactorization final : public muonlab::Problem {
 
 }  // namespace
 
-MUONLAB_PLUGIN(MatrixFactorization, "matrix_factorization", "1.0.0",
+MUONLAB_PLUGIN(MatrixFactorization, "matrix_factorization", "1.1.0",
                "symmetric / asymmetric matrix factorization with a prescribed spectrum and "
                "condition number",
                kParams)
