@@ -1,0 +1,69 @@
+// Polar Express (Amsel, Persson, Musco, Gower 2025): a composition of per-step minimax-optimal
+// odd quintics, in float64, with the published 5-step (safety 1.02) or 8-step (safety 1.01)
+// table. See README.md for the math, the tables' recursion and the cost.
+#include <muonlab/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "../common/polynomial_iteration.hpp"
+#include "../common/schedules.hpp"
+
+namespace {
+
+using muonlab::ConstMatrixMap;
+using muonlab::MatrixMap;
+using muonlab::OrthogonalizerCost;
+namespace ns = muonlab::newton_schulz;
+
+// The table named by `variant`, with the input safety factor it was designed for.
+ns::NamedSchedule variant_schedule(const std::string& variant) {
+  if (variant == "five_step") return ns::named_schedule("polar_express_5");
+  if (variant == "eight_step") return ns::named_schedule("polar_express_8");
+  throw std::invalid_argument("unknown Polar Express variant '" + variant + "'");
+}
+
+class PolarExpress final : public muonlab::Orthogonalizer {
+ public:
+  PolarExpress(const muonlab::Params& params, const muonlab::CreateContext&)
+      : PolarExpress(variant_schedule(params.text("variant")), params.integer("steps"), params.real("eps")) {}
+
+  // X0 = G / (s ||G||_F + eps) on the wide orientation, then the table's quintic steps.
+  void apply(ConstMatrixMap gradient, MatrixMap output) override {
+    cost_ = iteration_.run(gradient, output, schedule_, steps_, normalization_);
+  }
+
+  OrthogonalizerCost last_cost() const override { return cost_; }
+
+ private:
+  // steps == 0 runs the whole table.
+  PolarExpress(ns::NamedSchedule table, std::int64_t steps, double eps)
+      : steps_(steps == 0 ? table.default_steps : steps),
+        schedule_(std::move(table.schedule)),
+        normalization_{table.safety, eps, false} {}
+
+  std::int64_t steps_;
+  ns::Schedule schedule_;
+  ns::Normalization normalization_;
+  ns::PolynomialIteration iteration_;
+  OrthogonalizerCost cost_;
+};
+
+const muonlab::ParamSpec kParams[] = {
+    {"variant", muonlab::ParamType::Choice, "five_step", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
+     "five_step|eight_step",
+     "five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, safety "
+     "1.01 (paper; converges to U V^T for sigma >= 1e-3 ||G||_F)"},
+    {"steps", muonlab::ParamType::Integer, "0", 0.0, muonlab::kUnbounded, 0, nullptr,
+     "number of quintic iterations (3 GEMMs each); 0 = the variant's table length (5 or 8); steps past the "
+     "table repeat its last triple"},
+    {"eps", muonlab::ParamType::Real, "1.0e-7", 0.0, muonlab::kUnbounded, 0, nullptr,
+     "guard in the normalization X0 = G / (s ||G||_F + eps), s = 1.02 or 1.01 by variant"},
+};
+
+}  // namespace
+
+MUONLAB_PLUGIN(PolarExpress, "polar_express", "1.0.0",
+               "Polar Express composition of optimal quintics (5-step sf 1.02 or 8-step sf 1.01 table), float64",
+               kParams)
