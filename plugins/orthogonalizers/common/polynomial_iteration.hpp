@@ -1,6 +1,6 @@
 // Machinery shared by the Newton-Schulz family of orthogonalizers (ns3, ns5, ns_quintic,
 // polar_express, cans, gram_ns): odd-polynomial schedules, the wide orientation, the
-// Frobenius pre-scaling, per-shape workspaces and the step
+// Frobenius pre-scaling, the iteration workspace and the step
 //     X <- a X + b (X X^T) X + c (X X^T)^2 X
 // with its cost. Header-only: each plugin library compiles its own copy (hidden visibility).
 // See README.md in this folder.
@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
+
+#include "shape_cache.hpp"
 
 namespace muonlab::newton_schulz {
 
@@ -88,28 +90,6 @@ inline void store_wide(const Matrix& x, const WideShape& shape, MatrixMap output
   }
 }
 
-// One workspace per wide shape (p, q): an optimizer applies one orthogonalizer to all of its
-// blocks, so calls alternate between shapes, and a single buffer set would be reallocated on
-// every call. G and G^T share a workspace. Workspace needs a constructor (p, q).
-template <class Workspace>
-class WorkspacePerShape {
- public:
-  Workspace& get(Eigen::Index p, Eigen::Index q) {
-    for (Entry& entry : entries_) {
-      if (entry.p == p && entry.q == q) return entry.workspace;
-    }
-    entries_.push_back(Entry{p, q, Workspace(p, q)});
-    return entries_.back().workspace;
-  }
-
- private:
-  struct Entry {
-    Eigen::Index p, q;
-    Workspace workspace;
-  };
-  std::vector<Entry> entries_;
-};
-
 // Frobenius norm without overflow or underflow for gradients far from unit scale.
 inline double frobenius_norm(ConstMatrixMap gradient) { return gradient.stableNorm(); }
 
@@ -158,6 +138,8 @@ inline void gelfand_rescale(IterationWorkspace& w) {
 
 // Runs a polynomial schedule on G: orient wide, pre-scale, iterate, orient back.
 // Zero in, zero out (for any eps, including 0), at zero cost.
+// Workspaces are kept per wide shape (p, q) by muonlab::orth::ShapeCache, so calls that
+// alternate between shapes never reallocate and G and G^T share one.
 class PolynomialIteration {
  public:
   OrthogonalizerCost run(ConstMatrixMap gradient, MatrixMap output, const Schedule& schedule, std::int64_t steps,
@@ -182,7 +164,7 @@ class PolynomialIteration {
   }
 
  private:
-  WorkspacePerShape<IterationWorkspace> workspaces_;
+  muonlab::orth::ShapeCache<IterationWorkspace> workspaces_;
 };
 
 }  // namespace muonlab::newton_schulz

@@ -11,6 +11,7 @@
 
 #include "../common/polynomial_iteration.hpp"
 #include "../common/schedules.hpp"
+#include "../common/shape_cache.hpp"
 
 namespace {
 
@@ -150,7 +151,7 @@ class GramNewtonSchulz final : public muonlab::Orthogonalizer {
   std::vector<char> restart_;
   double safety_;
   double eps_;
-  ns::WorkspacePerShape<GramWorkspace> workspaces_;
+  muonlab::orth::ShapeCache<GramWorkspace> workspaces_;  // one per wide shape (p, q)
   OrthogonalizerCost cost_;
 };
 
