@@ -41,7 +41,7 @@ std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
 std::atomic<std::size_t> g_largest{0};
 
-void note_allocation(std::size_t size) {
+[[maybe_unused]] void note_allocation(std::size_t size) {
   if (!g_counting.load(std::memory_order_relaxed)) return;
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   std::size_t seen = g_largest.load(std::memory_order_relaxed);
@@ -150,7 +150,7 @@ struct Cell {
 };
 
 // Allocations during `steps` steps after one warm-up step (which may size workspaces).
-long allocations_in_steps(const std::string& target, const std::string& optimizer, const std::string& params,
+[[maybe_unused]] long allocations_in_steps(const std::string& target, const std::string& optimizer, const std::string& params,
                           int steps) {
   Cell cell(target, optimizer, params);
   cell.step();
