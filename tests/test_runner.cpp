@@ -167,3 +167,31 @@ TEST_CASE("orth_quality records each step's orthogonalizer accuracy against the 
     }
   }
 }
+
+TEST_CASE("resume redoes a finished cell whose index row never reached the file", "[runner]") {
+  // A run killed between a cell's final status and its /index row: the row is the record
+  // that the cell is complete, so --resume runs that cell again and keeps the other.
+  const Grid grid = small_grid("  - {name: gd, params: {lr: {values: [0.1, 0.2]}}}\n", "{max_iters: 20}");
+  RunOptions options;
+  options.output = temp_path("resume-index");
+  const RunReport first = run_grid(grid, testing::registry(), options);
+  REQUIRE(first.rows.size() == 2);
+  {
+    RunInfo info;
+    info.grid_yaml = grid.yaml_text;
+    auto store = open_store(options.output, info, OpenMode::Resume);
+    REQUIRE(store->completed_cells().size() == 2);
+    store->write_index({first.rows[0]});
+  }
+  options.mode = OpenMode::Resume;
+  const RunReport resumed = run_grid(grid, testing::registry(), options);
+  CHECK(resumed.skipped == 1);
+  REQUIRE(resumed.rows.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(resumed.rows[i].cell_id == first.rows[i].cell_id);  // grid order restored
+    CHECK(resumed.rows[i].final_loss == first.rows[i].final_loss);
+  }
+  RunInfo info;
+  info.grid_yaml = grid.yaml_text;
+  CHECK(open_store(options.output, info, OpenMode::Resume)->read_index().size() == 2);
+}

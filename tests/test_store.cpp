@@ -344,6 +344,40 @@ TEST_CASE("store trajectory: equal-length, exact, unit-annotated, chunked and co
   check_growable_compressed(file, group + "time_s");
 }
 
+TEST_CASE("store datasets of a short cell are chunked to their length, still growable", "[store]") {
+  // A cell written whole at finish gets chunks as long as its data instead of a mostly
+  // empty 1024-row block; a cell that streamed keeps block-sized chunks.
+  TempDir dir;
+  const std::string path = dir.file("short.h5");
+  auto store = open_store(path, sample_info(), OpenMode::Create, /*flush_seconds=*/1e9);
+  auto writer = store->begin_cell(sample_header("short"));
+  writer->declare_trajectory({{"loss", "1", "training loss"}});
+  for (int row = 0; row < 31; ++row) {
+    const double loss = column_value(0, row);
+    writer->append_trajectory(row, 0.0, &loss);
+    writer->append_series("spectra", "X", row, Vector::Constant(4, row), "1", "singular values");
+  }
+  writer->finish("max_iters", "max_iters", "");
+  writer.reset();
+  store.reset();
+
+  Owned file = open_file(path);
+  for (const char* dataset : {"trajectory/loss", "trajectory/step", "spectra/X/values", "spectra/X/step"}) {
+    const std::string full = std::string("/cells/short/") + dataset;
+    INFO(full);
+    check_growable_compressed(file, full);
+    Owned handle(H5Dopen2(file, full.c_str(), H5P_DEFAULT), H5Dclose);
+    Owned dcpl(H5Dget_create_plist(handle), H5Pclose);
+    hsize_t chunk[2] = {0, 0};
+    REQUIRE(H5Pget_chunk(dcpl, 2, chunk) >= 1);
+    CHECK(chunk[0] == 31);
+    CHECK(dims_of(file, full)[0] == 31);
+  }
+  const auto loss = doubles(file, "/cells/short/trajectory/loss");
+  REQUIRE(loss.size() == 31);
+  CHECK(loss[30] == column_value(0, 30));
+}
+
 TEST_CASE("store trajectory rows reach the file on the flush timer", "[store]") {
   TempDir dir;
   const std::string path = dir.file("timer.h5");

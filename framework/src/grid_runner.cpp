@@ -181,6 +181,23 @@ void preflight(const Grid& grid, const Registry& registry) {
   }
 }
 
+// A cell counts as done when its status is final AND its row reached /index (the row is
+// appended after the status is written, so a run killed in between redoes the cell). The
+// last row of each such cell is kept: a cell that failed and was redone appears twice
+// until the run's final rewrite of the index.
+std::set<std::string> indexed_completed_cells(const Store& store, std::vector<IndexRow>& rows) {
+  const std::set<std::string> finished = store.completed_cells();
+  std::map<std::string, IndexRow> last_row;
+  for (const IndexRow& row : store.read_index())
+    if (finished.count(row.cell_id)) last_row[row.cell_id] = row;
+  std::set<std::string> complete;
+  for (const auto& [id, row] : last_row) {
+    complete.insert(id);
+    rows.push_back(row);
+  }
+  return complete;
+}
+
 std::vector<const CellConfig*> shard_cells(const Grid& grid, int shard_index, int shard_count) {
   std::vector<const CellConfig*> out;
   for (std::size_t i = 0; i < grid.cells.size(); ++i) {
@@ -197,7 +214,7 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
   for (std::size_t i = 0; i < grid.cells.size(); ++i) position[grid.cells[i].id] = i;
 
   RunReport report;
-  const std::set<std::string> complete = store->completed_cells();
+  const std::set<std::string> complete = indexed_completed_cells(*store, report.rows);
   std::vector<const CellConfig*> pending;
   for (const CellConfig* cell : shard_cells(grid, options.shard_index, options.shard_count)) {
     if (complete.count(cell->id)) {
@@ -205,9 +222,6 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
     } else {
       pending.push_back(cell);
     }
-  }
-  for (const IndexRow& row : store->read_index()) {
-    if (complete.count(row.cell_id)) report.rows.push_back(row);
   }
 
   const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(pending.size())));
@@ -231,9 +245,8 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
       }
       std::lock_guard<std::mutex> lock(mutex);
       report.rows.push_back(row);
-      std::stable_sort(report.rows.begin(), report.rows.end(), by_grid_order);
       try {
-        store->write_index(report.rows);
+        store->append_index(row);
       } catch (const std::exception& e) {
         std::cerr << "muonlab: could not update the index: " << e.what() << "\n";
       }
@@ -244,6 +257,16 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
   for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
   worker();
   for (std::thread& t : threads) t.join();
+
+  // Rows were appended in completion order; the final table is in grid order.
+  std::stable_sort(report.rows.begin(), report.rows.end(), by_grid_order);
+  if (!pending.empty()) {
+    try {
+      store->write_index(report.rows);
+    } catch (const std::exception& e) {
+      std::cerr << "muonlab: could not sort the index: " << e.what() << "\n";
+    }
+  }
 
   for (const IndexRow& row : report.rows) report.failed += row.status == "failed" ? 1 : 0;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -211,7 +211,7 @@ class Hdf5CellWriter final : public CellWriter {
     if (finished_) return;
     try {
       Lock lock(hdf5_mutex());
-      write_buffers();
+      write_buffers(true);
       flush_file(file_);
     } catch (...) {
       // Nothing useful can be done in a destructor; the cell is already marked unfinished.
@@ -220,8 +220,7 @@ class Hdf5CellWriter final : public CellWriter {
 
   void declare_trajectory(const std::vector<ColumnSpec>& columns) override {
     require_unfinished("declare_trajectory");
-    Lock lock(hdf5_mutex());
-    trajectory_.create(file_, cell_path_ + "/trajectory", columns);
+    trajectory_.create(cell_path_ + "/trajectory", columns);
   }
 
   void append_trajectory(std::int64_t step, double time_s, const double* values) override {
@@ -231,7 +230,7 @@ class Hdf5CellWriter final : public CellWriter {
     trajectory_.add(step, time_s, values);
     if (trajectory_.full()) {
       Lock lock(hdf5_mutex());
-      trajectory_.write(file_);
+      trajectory_.write(file_, false);
     }
     write_if_due();
   }
@@ -244,7 +243,7 @@ class Hdf5CellWriter final : public CellWriter {
     series.add(step, values);
     if (series.full()) {
       Lock lock(hdf5_mutex());
-      series.write(file_);
+      series.write(file_, false);
     }
     write_if_due();
   }
@@ -281,7 +280,7 @@ class Hdf5CellWriter final : public CellWriter {
     if (!is_completed_status(status) && status != "failed")
       throw std::invalid_argument("finish: unknown cell status \"" + status + "\"");
     Lock lock(hdf5_mutex());
-    write_buffers();
+    write_buffers(true);
     Handle cell = h5::open_group(file_, cell_path_);
     h5::write_string_attr(cell.get(), "stop_reason", stop_reason);
     h5::write_string_attr(cell.get(), "error", error);
@@ -301,8 +300,7 @@ class Hdf5CellWriter final : public CellWriter {
                                       const std::string& unit, const std::string& doc) {
     for (SeriesBuffer& series : series_)
       if (series.is(group, name)) return series;
-    Lock lock(hdf5_mutex());
-    series_.emplace_back(file_, cell_path_, group, name, width, unit, doc);
+    series_.emplace_back(cell_path_, group, name, width, unit, doc);
     return series_.back();
   }
 
@@ -311,15 +309,15 @@ class Hdf5CellWriter final : public CellWriter {
     const Clock::time_point now = Clock::now();
     if (now - last_write_ < flush_interval_) return;
     Lock lock(hdf5_mutex());
-    write_buffers();
+    write_buffers(false);
     flush_file(file_);
     last_write_ = now;
   }
 
-  // Caller holds hdf5_mutex().
-  void write_buffers() {
-    if (trajectory_.created()) trajectory_.write(file_);
-    for (SeriesBuffer& series : series_) series.write(file_);
+  // Caller holds hdf5_mutex(). `last`: the cell ends here (see store_tables.hpp).
+  void write_buffers(bool last) {
+    if (trajectory_.created()) trajectory_.write(file_, last);
+    for (SeriesBuffer& series : series_) series.write(file_, last);
   }
 
   hid_t file_;  // owned by the Store, which outlives its writers
@@ -422,6 +420,19 @@ class Hdf5Store final : public Store {
     return std::make_unique<Hdf5CellWriter>(file_.get(), cell_path, flush_seconds_);
   }
 
+  void append_index(const IndexRow& row) override {
+    const IndexRecord record = to_record(row);
+    Lock lock(hdf5_mutex());
+    if (!h5::link_exists(file_.get(), "/index")) create_index(file_.get());
+    Handle index = h5::open_dataset(file_.get(), "/index");
+    Handle space = h5::dataset_space(index.get(), "/index");
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    h5::check(count < 0 ? -1 : 0, "cannot count the rows of /index");
+    Handle type = index_type();
+    h5::append_rows(index.get(), "/index", type.get(), static_cast<hsize_t>(count), 1, nullptr, 1, &record);
+    flush_file(file_.get());
+  }
+
   void write_index(const std::vector<IndexRow>& rows) override {
     std::vector<IndexRecord> records;
     records.reserve(rows.size());
@@ -435,7 +446,8 @@ class Hdf5Store final : public Store {
     if (!records.empty()) {
       Handle type = index_type();
       Handle memory_space = h5::simple_space(1, count, nullptr, "/index");
-      h5::check(H5Dwrite(index.get(), type.get(), memory_space.get(), H5S_ALL, H5P_DEFAULT, records.data()),
+      Handle dxpl = h5::transfer_properties(sizeof(IndexRecord) * records.size());
+      h5::check(H5Dwrite(index.get(), type.get(), memory_space.get(), H5S_ALL, dxpl.get(), records.data()),
                 "cannot write /index");
     }
     flush_file(file_.get());

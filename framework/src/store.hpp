@@ -104,7 +104,11 @@ class Store {
   // Creates /cells/<id> (replacing an unfinished one), writes config/plugin attributes and
   // status="running", flushes.
   virtual std::unique_ptr<CellWriter> begin_cell(const CellHeader& header) = 0;
-  // Rewrites /index with these rows (compound dataset) and flushes.
+  // Adds one row at the end of /index and flushes: the record that a cell is complete.
+  // O(1) per cell, so a grid of thousands of cells does not rewrite a growing table.
+  virtual void append_index(const IndexRow& row) = 0;
+  // Rewrites /index with these rows (compound dataset) and flushes; the runner calls it
+  // once at the end to put the rows in grid order.
   virtual void write_index(const std::vector<IndexRow>& rows) = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "store_h5.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -73,6 +74,14 @@ void silence_automatic_error_printing() { H5Eset_auto2(H5E_DEFAULT, nullptr, nul
 
 Handle property_list(hid_t property_class, const std::string& what) {
   return checked(H5Pcreate(property_class), H5Pclose, "cannot create property list for " + what);
+}
+
+Handle transfer_properties(std::size_t bytes) {
+  Handle dxpl = property_list(H5P_DATASET_XFER, "data transfer");
+  constexpr std::size_t kMinimum = 4096, kMaximum = std::size_t{1} << 20;
+  check(H5Pset_buffer(dxpl.get(), std::clamp(bytes, kMinimum, kMaximum), nullptr, nullptr),
+        "cannot set the type-conversion buffer size");
+  return dxpl;
 }
 
 Handle simple_space(int rank, const hsize_t* dims, const hsize_t* max_dims, const std::string& what) {
@@ -238,7 +247,8 @@ void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsiz
   check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
         "cannot select rows of " + path);
   Handle memory_space = simple_space(rank, count, nullptr, path);
-  check(H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+  Handle dxpl = transfer_properties(H5Tget_size(memory_type) * rows * width);
+  check(H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), dxpl.get(), data),
         "cannot write rows of " + path);
 }
 

@@ -64,6 +64,11 @@ void remove_link_if_present(hid_t location, const std::string& path);
 // A property list that makes H5Gcreate/H5Dcreate create missing intermediate groups.
 Handle intermediate_group_creation();
 
+// Transfer properties for H5Dwrite: a type-conversion buffer sized to the data (at most
+// 1 MiB, HDF5's default) instead of a zero-filled 1 MiB block on every converting write,
+// which made each one-row append of /index cost a megabyte of page faults.
+Handle transfer_properties(std::size_t bytes);
+
 // Attributes on any object. Writing replaces an existing attribute of that name.
 void write_string_attr(hid_t object, const std::string& name, const std::string& value);
 void write_int64_attr(hid_t object, const std::string& name, std::int64_t value);

@@ -27,12 +27,13 @@ void validate_column_names(const std::vector<ColumnSpec>& columns) {
   }
 }
 
-void create_column(hid_t file, const std::string& path, hid_t file_type, const std::string& unit,
-                   const std::string& doc) {
-  const hsize_t chunk[1] = {kTrajectoryBlockRows};
+// A growable 1-D column of the trajectory with its unit and doc.
+void create_column(hid_t file, const std::string& path, hid_t file_type, hsize_t chunk_rows,
+                   const ColumnSpec& spec) {
+  const hsize_t chunk[1] = {chunk_rows};
   h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true);
-  h5::write_string_attr(dataset.get(), "unit", unit);
-  h5::write_string_attr(dataset.get(), "doc", doc);
+  h5::write_string_attr(dataset.get(), "unit", spec.unit);
+  h5::write_string_attr(dataset.get(), "doc", spec.doc);
 }
 
 void append_column(hid_t file, const std::string& path, hid_t memory_type, hsize_t written, hsize_t rows,
@@ -41,17 +42,21 @@ void append_column(hid_t file, const std::string& path, hid_t memory_type, hsize
   h5::append_rows(dataset.get(), path, memory_type, written, rows, nullptr, 1, data);
 }
 
+// Chunk length of a dataset created by a write: the data itself when nothing follows (at
+// least one row, since HDF5 chunks cannot be empty), one full block otherwise.
+hsize_t chunk_rows_for(hsize_t rows, hsize_t block_rows, bool last) { return last ? std::max<hsize_t>(rows, 1) : block_rows; }
+
 }  // namespace
 
-void TrajectoryBuffer::create(hid_t file, const std::string& group_path, const std::vector<ColumnSpec>& columns) {
+void TrajectoryBuffer::create(const std::string& group_path, const std::vector<ColumnSpec>& columns) {
   if (created()) throw std::logic_error("the trajectory of " + group_path + " is already declared");
   validate_column_names(columns);
   std::vector<std::string> paths = {group_path + "/step", group_path + "/time_s"};
-  create_column(file, paths[0], H5T_STD_I64LE, "1", "optimizer step (iteration count) of the row");
-  create_column(file, paths[1], H5T_IEEE_F64LE, "s", "wall-clock seconds since the cell started");
+  specs_ = {{"step", "1", "optimizer step (iteration count) of the row"},
+            {"time_s", "s", "wall-clock seconds since the cell started"}};
   for (const ColumnSpec& column : columns) {
     paths.push_back(group_path + "/" + column.name);
-    create_column(file, paths.back(), H5T_IEEE_F64LE, column.unit, column.doc);
+    specs_.push_back(column);
   }
   column_count_ = columns.size();
   steps_.assign(kTrajectoryBlockRows, 0);
@@ -60,7 +65,17 @@ void TrajectoryBuffer::create(hid_t file, const std::string& group_path, const s
   dataset_paths_ = std::move(paths);
 }
 
-void TrajectoryBuffer::write(hid_t file) {
+void TrajectoryBuffer::create_datasets(hid_t file, hsize_t chunk_rows) const {
+  create_column(file, dataset_paths_[0], H5T_STD_I64LE, chunk_rows, specs_[0]);
+  for (std::size_t c = 1; c < dataset_paths_.size(); ++c)
+    create_column(file, dataset_paths_[c], H5T_IEEE_F64LE, chunk_rows, specs_[c]);
+}
+
+void TrajectoryBuffer::write(hid_t file, bool last) {
+  if (!in_file_ && (rows_ > 0 || last)) {
+    create_datasets(file, chunk_rows_for(rows_, kTrajectoryBlockRows, last));
+    in_file_ = true;
+  }
   if (rows_ == 0) return;
   append_column(file, dataset_paths_[0], H5T_NATIVE_INT64, written_, rows_, steps_.data());
   append_column(file, dataset_paths_[1], H5T_NATIVE_DOUBLE, written_, rows_, times_.data());
@@ -71,30 +86,30 @@ void TrajectoryBuffer::write(hid_t file) {
   rows_ = 0;
 }
 
-SeriesBuffer::SeriesBuffer(hid_t file, const std::string& cell_path, const std::string& group,
-                           const std::string& name, Eigen::Index width, const std::string& unit,
-                           const std::string& doc)
-    : group_(group), name_(name), path_(cell_path + "/" + group + "/" + name) {
+SeriesBuffer::SeriesBuffer(const std::string& cell_path, const std::string& group, const std::string& name,
+                           Eigen::Index width, const std::string& unit, const std::string& doc)
+    : group_(group), name_(name), path_(cell_path + "/" + group + "/" + name), unit_(unit), doc_(doc) {
   if (group.empty() || name.empty())
     throw std::invalid_argument("series group and name must not be empty (got \"" + group + "/" + name + "\")");
   if (width <= 0) throw std::invalid_argument("the first row of series " + path_ + " is empty");
   width_ = static_cast<hsize_t>(width);
   capacity_ = std::clamp<hsize_t>(kSeriesBlockElements / width_, 1, kTrajectoryBlockRows);
+  steps_.assign(capacity_, 0);
+  values_.assign(capacity_ * width_, 0.0);
+}
 
+void SeriesBuffer::create_datasets(hid_t file, hsize_t chunk_rows) const {
   const hsize_t trailing[1] = {width_};
-  const hsize_t values_chunk[2] = {capacity_, width_};
+  const hsize_t values_chunk[2] = {chunk_rows, width_};
   h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
                                                   values_chunk, true);
-  h5::write_string_attr(values.get(), "unit", unit);
-  h5::write_string_attr(values.get(), "doc", doc);
+  h5::write_string_attr(values.get(), "unit", unit_);
+  h5::write_string_attr(values.get(), "doc", doc_);
 
-  const hsize_t step_chunk[1] = {capacity_};
+  const hsize_t step_chunk[1] = {chunk_rows};
   h5::Handle steps = h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true);
   h5::write_string_attr(steps.get(), "unit", "1");
   h5::write_string_attr(steps.get(), "doc", "optimizer step of each row of values");
-
-  steps_.assign(capacity_, 0);
-  values_.assign(capacity_ * width_, 0.0);
 }
 
 void SeriesBuffer::add(std::int64_t step, const Eigen::Ref<const Vector>& values) {
@@ -109,7 +124,11 @@ void SeriesBuffer::add(std::int64_t step, const Eigen::Ref<const Vector>& values
   ++rows_;
 }
 
-void SeriesBuffer::write(hid_t file) {
+void SeriesBuffer::write(hid_t file, bool last) {
+  if (!in_file_ && (rows_ > 0 || last)) {
+    create_datasets(file, chunk_rows_for(rows_, capacity_, last));
+    in_file_ = true;
+  }
   if (rows_ == 0) return;
   const hsize_t trailing[1] = {width_};
   h5::Handle values = h5::open_dataset(file, path_ + "/values");
