@@ -63,6 +63,11 @@ TEST_CASE("broken plugin libraries are reported with path and reason; the rest k
   CHECK_THAT(abi->reason, Catch::Contains("ABI 99.0") && Catch::Contains("rebuild the plugin"));
   CHECK(registry.info("optimizer", "abi_mismatch") == nullptr);
 
+  const LoadFailure* newer = failure_for(registry, "muonlab-optimizer-abi_newer_minor.so");
+  REQUIRE(newer != nullptr);
+  CHECK_THAT(newer->reason, Catch::Contains("newer than this muonlab") && Catch::Contains("update muonlab"));
+  CHECK(registry.info("optimizer", "abi_newer_minor") == nullptr);
+
   const LoadFailure* garbage = failure_for(registry, "not_a_library.so");
   REQUIRE(garbage != nullptr);
   CHECK_THAT(garbage->reason, Catch::Contains("cannot load library"));

@@ -169,6 +169,7 @@ class CellRun {
       }
 
       if (spectra_now) copy_into(previous_, params_);
+      oracle_.loss = loss;
       optimizer_->step(t, params_, grads_, &oracle_);
       optimizer_->read_diagnostics(diagnostics_.data());
       if (lr_index_ >= 0) step_sizes_.push_back(diagnostics_[static_cast<std::size_t>(lr_index_)]);

@@ -52,6 +52,11 @@ std::string descriptor_problem(const PluginDescriptor* d) {
            ", this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
            ": rebuild the plugin against this muonlab";
   }
+  if (d->abi_minor > kAbiMinor) {
+    return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+           ", newer than this muonlab's ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
+           ": update muonlab or rebuild the plugin against this one";
+  }
   if (!valid_kind(d->kind)) return "descriptor has an unknown kind (expected problem, optimizer or orthogonalizer)";
   if (d->name == nullptr || d->name[0] == '\0') return "descriptor has no name";
   if (d->num_params > 0 && d->params == nullptr) return "descriptor declares parameters but has no table";

@@ -12,9 +12,11 @@
 namespace muonlab {
 
 // Bump kAbiMajor on any change of a struct layout, a signature or a virtual table below.
-// kAbiMinor grows for additive changes only (new trailing virtuals gated by the minor).
+// kAbiMinor grows for additive changes only (new trailing members or virtuals); the core
+// refuses a plugin built for a newer minor, so a plugin may use everything its minor has.
+//   1.1  GradientOracleAbi::loss (the loss at the step's point, for loss-aware optimizers)
 constexpr std::uint32_t kAbiMajor = 1;
-constexpr std::uint32_t kAbiMinor = 0;
+constexpr std::uint32_t kAbiMinor = 1;
 
 enum class ParamType : std::uint32_t {
   Real = 0,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "muonlab/abi.hpp"
 #include "muonlab/types.hpp"
@@ -35,12 +36,14 @@ struct ArraySink {
                std::int64_t cols, const char* unit, const char* doc);
 };
 
-// Lets an optimizer evaluate the gradient at other points with the current step's sample
-// (e.g. the previous iterate, for MARS-type corrections). Every call is counted by the core.
+// What an optimizer may know about the step beyond the gradient: the gradient at other
+// points with the current step's sample (e.g. the previous iterate, for MARS-type
+// corrections; every call is counted by the core) and the loss at the step's point.
 struct GradientOracleAbi {
   void* context;
   int (*gradient)(void* context, const MatrixView* points, MatrixView* grads, std::uint32_t count,
                   ErrorBuffer* error);
+  double loss = std::numeric_limits<double>::quiet_NaN();  // ABI 1.1: loss where grads were taken
 };
 
 // What the core knows about a finished run, so that a problem can predict it.

@@ -48,6 +48,13 @@ class GradientSource {
       throw std::runtime_error(std::string("gradient oracle: ") + error.message);
     }
   }
+  // The loss the problem reported at the point (and sample) where this step's gradients
+  // were taken; no extra evaluation. Throws when the caller supplied none.
+  double loss() const {
+    if (oracle_ == nullptr || !(oracle_->loss == oracle_->loss))
+      throw std::runtime_error("the loss of this step is not available in this context");
+    return oracle_->loss;
+  }
 
  private:
   const GradientOracleAbi* oracle_;
