@@ -555,11 +555,12 @@ TEST_CASE("grid: stop and record settings", "[grid]") {
   CHECK(defaults.stop.divergence_factor == 1e8);
   CHECK(defaults.record.spectra == SpectraSchedule::Log);
   CHECK(defaults.record.final_iterates);
+  CHECK_FALSE(defaults.record.spectra_exact);
 
   const Grid grid = parse(grid_with("{name: toy}", "{name: gd}", R"(description: a test
 output: out.h5
 stop: {max_iters: 1e3, tol: 1.0e-6, metric: loss, max_seconds: 5, divergence_factor: 100}
-record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, final: false}
+record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, final: false, spectra_exact: true}
 )"));
   CHECK(grid.description == "a test");
   CHECK(grid.output == "out.h5");
@@ -573,6 +574,7 @@ record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, fin
   CHECK(grid.record.spectra_every == 5);
   CHECK(grid.record.spectra_per_decade == 7);
   CHECK_FALSE(grid.record.final_iterates);
+  CHECK(grid.record.spectra_exact);
   CHECK(parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra: off}\n")).record.spectra == SpectraSchedule::Off);
 
   const auto fails = [](const std::string& extra, const std::string& token, const std::string& expected) {

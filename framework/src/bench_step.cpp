@@ -266,17 +266,32 @@ void bench_configuration(const Registry& registry, const BenchStepOptions& optio
     row.floor_flops = gradient.flops();
     rows.push_back(row);
     if (method != "gd") continue;
-    // Spectra as a recording step takes them: iterate and gradient of both blocks, against
-    // the gd step (the row's "floor"), so vs floor is the fraction of a gd step.
-    std::vector<SpectrumCalculator> spectra(4);
-    const auto record = [&] {
-      for (std::size_t b = 0; b < 2; ++b) {
-        spectra[2 * b].compute(rig.params()[b]);
-        spectra[2 * b + 1].compute(rig.grads()[b]);
-      }
-    };
-    const auto [spectra_timing, gd_step] = time_alternating(record, [&] { rig.step(); }, options.warmup, options.repetitions);
-    rows.push_back(make_row(target, shape, threads, "spectra", spectra_timing, gd_step));
+    // Spectra as a recording step takes them: iterate, gradient and update of both blocks,
+    // against the gd step (the row's "floor"), so vs floor is the fraction of a gd step. The
+    // update is that of one gd step. Both routes: the runner's default (checked Gram) and
+    // record.spectra_exact (Householder).
+    std::vector<Matrix> updates = rig.params();
+    rig.step();
+    for (std::size_t b = 0; b < 2; ++b) updates[b] -= rig.params()[b];
+    for (const auto route : {SpectrumCalculator::Route::Gram, SpectrumCalculator::Route::Householder}) {
+      std::vector<SpectrumCalculator> spectra;
+      for (int i = 0; i < 6; ++i) spectra.emplace_back(route);
+      const auto record = [&] {
+        for (std::size_t b = 0; b < 2; ++b) {
+          spectra[3 * b].compute(rig.params()[b]);
+          spectra[3 * b + 1].compute(rig.grads()[b]);
+          spectra[3 * b + 2].compute(updates[b]);
+        }
+      };
+      const auto [spectra_timing, gd_step] =
+          time_alternating(record, [&] { rig.step(); }, options.warmup, options.repetitions);
+      int gram = 0;
+      for (const SpectrumCalculator& s : spectra) gram += s.used_gram() ? 1 : 0;
+      const std::string label = route == SpectrumCalculator::Route::Gram
+                                    ? "spectra(" + std::to_string(gram) + "/6 gram)"
+                                    : std::string("spectra(exact)");
+      rows.push_back(make_row(target, shape, threads, label, spectra_timing, gd_step));
+    }
   }
 }
 
@@ -325,13 +340,13 @@ void print_bench_step(std::ostream& out, const std::vector<BenchStepRow>& rows) 
   out << "wall ms per call (median, min, max), the floor timed alternately with the step, GFLOP/s of the\n"
          "gradient floor's flops at the step's median; ratios: median/median, min/min, CPU/CPU (process CPU time)\n";
   out << std::left << std::setw(9) << "target" << std::setw(16) << "m x n x r" << std::setw(4) << "thr"
-      << std::setw(10) << "method" << std::right << std::setw(10) << "median" << std::setw(10) << "min"
+      << std::setw(18) << "method" << std::right << std::setw(10) << "median" << std::setw(10) << "min"
       << std::setw(10) << "max" << std::setw(10) << "floor" << std::setw(10) << "floor min" << std::setw(8)
       << "GFLOP/s" << std::setw(9) << "ratio" << std::setw(9) << "min/min" << std::setw(9) << "cpu/cpu" << "\n";
   for (const BenchStepRow& r : rows) {
-    const bool spectra = r.method == "spectra";
+    const bool spectra = r.method.rfind("spectra", 0) == 0;
     out << std::left << std::setw(9) << r.target << std::setw(16) << r.shape << std::setw(4) << r.threads
-        << std::setw(10) << r.method << std::right << std::setw(10) << fixed(1e3 * r.seconds_median, 3)
+        << std::setw(18) << r.method << std::right << std::setw(10) << fixed(1e3 * r.seconds_median, 3)
         << std::setw(10) << fixed(1e3 * r.seconds_min, 3) << std::setw(10) << fixed(1e3 * r.seconds_max, 3)
         << std::setw(10) << fixed(1e3 * r.floor_seconds, 3) << std::setw(10) << fixed(1e3 * r.floor_min, 3)
         << std::setw(8) << (spectra ? "-" : fixed(r.gflops(), 1)) << std::setw(9) << fixed(r.vs_floor(), 3)

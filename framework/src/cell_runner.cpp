@@ -93,7 +93,10 @@ class CellRun {
     diagnostics_.assign(optimizer_->diagnostics().size(), std::numeric_limits<double>::quiet_NaN());
     stop_metric_ = locate_stop_metric();
     lr_index_ = locate_diagnostic("lr");
-    spectra_.resize(blocks_.size() * 3);
+    const auto route = grid_.record.spectra_exact ? SpectrumCalculator::Route::Householder
+                                                  : SpectrumCalculator::Route::Gram;
+    spectra_.clear();
+    for (std::size_t i = 0; i < blocks_.size() * 3; ++i) spectra_.emplace_back(route);
     const std::int64_t max_iters = grid_.stop.max_iters;
     if (lr_index_ >= 0 && max_iters <= 10'000'000) step_sizes_.reserve(static_cast<std::size_t>(max_iters));
     write_instance();

@@ -45,6 +45,7 @@ struct RecordRule {
   SpectraSchedule spectra = SpectraSchedule::Log;
   std::int64_t spectra_every = 1;                 // with spectra: every
   int spectra_per_decade = 20;                    // with spectra: log
+  bool spectra_exact = false;                     // Householder route always (else checked Gram, linalg.hpp)
   bool final_iterates = true;                     // write final/<param>
   bool orth_quality = false;                      // measure every orthogonalizer call against the exact polar factor
 };

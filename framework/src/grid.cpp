@@ -28,8 +28,8 @@ using grid_detail::ZipGroup;
 const std::vector<std::string> kTopLevelKeys = {"name", "description", "output", "seeds", "stop",
                                                 "record", "problem", "optimizer", "zip"};
 const std::vector<std::string> kStopKeys = {"max_iters", "tol", "metric", "max_seconds", "divergence_factor"};
-const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade", "final",
-                                              "orth_quality"};
+const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade",
+                                              "spectra_exact", "final", "orth_quality"};
 const std::vector<std::string> kAlternativeKeys = {"name", "params"};
 
 // `seeds: n` beyond this is almost surely a typo for a list.
@@ -245,6 +245,8 @@ class GridReader {
         record.spectra_every = positive_integer(e.value, what, kLargest);
       } else if (e.name == "spectra_per_decade") {
         record.spectra_per_decade = static_cast<int>(positive_integer(e.value, what, 1000000));
+      } else if (e.name == "spectra_exact") {
+        record.spectra_exact = grid_detail::read_boolean(e.value, what, places_);
       } else if (e.name == "final") {
         record.final_iterates = grid_detail::read_boolean(e.value, what, places_);
       } else if (e.name == "orth_quality") {

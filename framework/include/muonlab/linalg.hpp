@@ -5,7 +5,9 @@
 #include <Eigen/Dense>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -81,16 +83,42 @@ class ThinSvd {
   Shape shape_;
 };
 
-// Singular values of A (descending). For a thin matrix (one side much smaller) the cheap
-// route is taken: QR of A (m x n, m >> n) then the SVD of the small n x n factor R.
+// Singular values of A (descending). A square-ish matrix goes straight to the SVD. A thin
+// one (one side at least twice the other) is reduced to a small k x k factor R with the same
+// singular values, k = the small side, in one of two ways:
+//  * Householder: QR of A (LAPACK dgeqrf). Backward stable: every singular value is
+//    accurate to about eps * sigma_1. Costs ~2 n k^2 flops in unblocked Level-2 code for
+//    k <= 32, and an n x k copy of A.
+//  * Gram (checked): R = chol(A^T A) (or of A A^T), the Gram matrix formed by one BLAS-3
+//    rank-k update (n k^2 flops, no copy of A). Squaring A squares its condition number, so
+//    the result is accepted only when the smallest singular value is far enough above the
+//    Gram matrix's rounding error (n eps trace(A^T A)) for EVERY singular value to be within
+//    a relative kGramRelativeAccuracy of the exact one; otherwise (wide spread, rank
+//    deficiency, zero matrix) the Householder route runs instead. So the Gram route changes
+//    cost, never the stated accuracy. A calculator follows one matrix through a run, whose
+//    conditioning changes slowly: after a refusal it goes straight to Householder and tries
+//    the Gram route again only every kGramRetryInterval calls, so an ill-conditioned
+//    matrix does not pay for both routes at every recording.
 class SpectrumCalculator {
  public:
+  enum class Route { Householder, Gram };
+  static constexpr double kGramRelativeAccuracy = 1e-6;
+  static constexpr int kGramRetryInterval = 8;
+
+  explicit SpectrumCalculator(Route route = Route::Householder) : route_(route) {}
+
   const Vector& compute(const Eigen::Ref<const Matrix>& a) {
     const bool tall = a.rows() >= 2 * a.cols();
     const bool wide = a.cols() >= 2 * a.rows();
+    used_gram_ = false;
     if (!tall && !wide) {
       svd_.compute(a, false);
       return svd_.singular_values();
+    }
+    if (route_ == Route::Gram && gram_due()) {
+      used_gram_ = gram_route(a, tall);
+      calls_since_refusal_ = used_gram_ ? kGramRetryInterval : 0;
+      if (used_gram_) return svd_.singular_values();
     }
     if (tall) {
       thin_r(a);
@@ -102,7 +130,39 @@ class SpectrumCalculator {
     return svd_.singular_values();
   }
 
+  // Whether the last compute() took the Gram route (for tests and benchmarks).
+  bool used_gram() const { return used_gram_; }
+
  private:
+  bool gram_due() { return calls_since_refusal_ >= kGramRetryInterval || ++calls_since_refusal_ >= kGramRetryInterval; }
+
+  // Returns false (and leaves the work to the Householder route) when the Gram matrix
+  // cannot give kGramRelativeAccuracy.
+  bool gram_route(const Eigen::Ref<const Matrix>& a, bool tall) {
+    const Eigen::Index k = tall ? a.cols() : a.rows();
+    const Eigen::Index n = tall ? a.rows() : a.cols();
+    gram_.resize(k, k);
+    gram_.setZero();
+    if (tall) {
+      gram_.selfadjointView<Eigen::Lower>().rankUpdate(a.transpose());
+    } else {
+      gram_.selfadjointView<Eigen::Lower>().rankUpdate(a);
+    }
+    const double trace = gram_.trace();
+    if (!(trace > 0.0) || !std::isfinite(trace)) return false;
+    llt_.compute(gram_);
+    if (llt_.info() != Eigen::Success) return false;
+    r_.resize(k, k);
+    r_.triangularView<Eigen::Upper>() = llt_.matrixU();
+    r_.triangularView<Eigen::StrictlyLower>().setZero();
+    svd_.compute(r_, false);
+    // |error of each eigenvalue of the computed Gram matrix| <= n eps trace (a worst-case
+    // bound); a singular value's relative error is half its eigenvalue's.
+    const double smallest = svd_.singular_values()(k - 1);
+    const double rounding = static_cast<double>(n) * std::numeric_limits<double>::epsilon() * trace;
+    return 2.0 * kGramRelativeAccuracy * smallest * smallest >= rounding;
+  }
+
   void thin_r(const Eigen::Ref<const Matrix>& tall) {
     const int m = static_cast<int>(tall.rows());
     const int n = static_cast<int>(tall.cols());
@@ -122,8 +182,12 @@ class SpectrumCalculator {
     r_ = qr_.topRows(n).triangularView<Eigen::Upper>();
   }
 
+  Route route_;
+  bool used_gram_ = false;
+  int calls_since_refusal_ = kGramRetryInterval;  // Gram is tried first
   ThinSvd svd_;
-  Matrix transposed_, qr_, r_;
+  Matrix transposed_, qr_, r_, gram_;
+  Eigen::LLT<Matrix> llt_;
   Vector tau_, work_;
   std::pair<int, int> qr_shape_{-1, -1};
 };
