@@ -86,7 +86,7 @@ class CellRun {
     grads_ = problem_->allocate();
     previous_ = problem_->allocate();
     problem_->initialize(params_);
-    initial_ = params_;
+    initial_checksum_ = checksum(params_);
     optimizer_->initialize(blocks_);
     metrics_.assign(problem_->metrics().size(), 0.0);
     oracle_metrics_ = metrics_;
@@ -296,13 +296,37 @@ class CellRun {
     if (outcome_.status == "running") outcome_.status = "max_iters";
   }
 
+  // The initial iterate for predict(), regenerated into the previous_ buffer instead of
+  // kept as a copy through the run (problems' initialize() is deterministic in their seed;
+  // the checksum holds a problem to that).
+  const std::vector<Matrix>& regenerated_initial_iterate() {
+    problem_->initialize(previous_);
+    if (checksum(previous_) != initial_checksum_) {
+      throw std::runtime_error("problem '" + cell_.problem.name +
+                               "' wrote a different initial iterate on a second initialize() call; "
+                               "initialize() must depend only on the seed given at construction");
+    }
+    return previous_;
+  }
+
+  // FNV-1a over the bytes of every block.
+  static std::uint64_t checksum(const std::vector<Matrix>& blocks) {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (const Matrix& block : blocks) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(block.data());
+      for (std::size_t i = 0; i < static_cast<std::size_t>(block.size()) * sizeof(double); ++i)
+        hash = (hash ^ bytes[i]) * 1099511628211ull;
+    }
+    return hash;
+  }
+
   void write_theory() {
     std::vector<std::int64_t> steps = spectra_steps_;
     if (steps.empty()) {
       for (std::int64_t t = 0; t <= outcome_.iterations; t += grid_.record.every) steps.push_back(t);
     }
     const std::vector<NamedArray> theory = problem_->predict(cell_.optimizer.name, optimizer_->params(), step_sizes_,
-                                                             steps, initial_);
+                                                             steps, regenerated_initial_iterate());
     if (theory.empty()) return;
     writer_.write_steps("theory/step", steps);
     for (const NamedArray& array : theory) writer_.write_array("theory/" + array.name, array.value, "1", array.doc);
@@ -316,7 +340,8 @@ class CellRun {
   std::unique_ptr<ProblemHandle> problem_;
   std::unique_ptr<OptimizerHandle> optimizer_;
   std::vector<BlockSpec> blocks_;
-  std::vector<Matrix> params_, grads_, previous_, initial_;
+  std::vector<Matrix> params_, grads_, previous_;  // previous_: iterate before a spectra step's update
+  std::uint64_t initial_checksum_ = 0;
   std::vector<double> metrics_, oracle_metrics_, diagnostics_, row_, step_sizes_;
   EvalContext context_{0, 0};
   GradientOracleAbi oracle_{this, &CellRun::oracle_gradient};

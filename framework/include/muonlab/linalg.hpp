@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "muonlab/types.hpp"
 
@@ -88,7 +89,8 @@ class ThinSvd {
 // singular values, k = the small side, in one of two ways:
 //  * Householder: QR of A (LAPACK dgeqrf). Backward stable: every singular value is
 //    accurate to about eps * sigma_1. Costs ~2 n k^2 flops in unblocked Level-2 code for
-//    k <= 32, and an n x k copy of A.
+//    k <= 32, and an n x k copy of A, made in one buffer per thread shared by every
+//    calculator (a cell holds several, one per recorded matrix).
 //  * Gram (checked): R = chol(A^T A) (or of A A^T), the Gram matrix formed by one BLAS-3
 //    rank-k update (n k^2 flops, no copy of A). Squaring A squares its condition number, so
 //    the result is accepted only when the smallest singular value is far enough above the
@@ -120,12 +122,7 @@ class SpectrumCalculator {
       calls_since_refusal_ = used_gram_ ? kGramRetryInterval : 0;
       if (used_gram_) return svd_.singular_values();
     }
-    if (tall) {
-      thin_r(a);
-    } else {
-      transposed_ = a.transpose();
-      thin_r(transposed_);
-    }
+    householder_r(a, tall);
     svd_.compute(r_, false);
     return svd_.singular_values();
   }
@@ -163,30 +160,46 @@ class SpectrumCalculator {
     return 2.0 * kGramRelativeAccuracy * smallest * smallest >= rounding;
   }
 
-  void thin_r(const Eigen::Ref<const Matrix>& tall) {
-    const int m = static_cast<int>(tall.rows());
-    const int n = static_cast<int>(tall.cols());
-    qr_ = tall;
+  // The buffer dgeqrf overwrites: one per thread, grown to the largest matrix seen, so
+  // calculators of any shapes share it and repeated calls allocate nothing.
+  static std::vector<double>& householder_buffer() {
+    thread_local std::vector<double> buffer;
+    return buffer;
+  }
+
+  // R of the QR of A (tall) or of A^T (wide).
+  void householder_r(const Eigen::Ref<const Matrix>& a, bool tall) {
+    const int m = static_cast<int>(tall ? a.rows() : a.cols());
+    const int n = static_cast<int>(tall ? a.cols() : a.rows());
+    std::vector<double>& buffer = householder_buffer();
+    if (buffer.size() < static_cast<std::size_t>(m) * static_cast<std::size_t>(n))
+      buffer.resize(static_cast<std::size_t>(m) * static_cast<std::size_t>(n));
+    Eigen::Map<Matrix> qr(buffer.data(), m, n);
+    if (tall) {
+      qr = a;
+    } else {
+      qr = a.transpose();
+    }
     tau_.resize(n);
     int info = 0;
     if (qr_shape_ != std::make_pair(m, n)) {
       int query = -1;
       double optimal = 0;
-      dgeqrf_(&m, &n, qr_.data(), &m, tau_.data(), &optimal, &query, &info);
+      dgeqrf_(&m, &n, qr.data(), &m, tau_.data(), &optimal, &query, &info);
       work_.resize(static_cast<Eigen::Index>(optimal) + 1);
       qr_shape_ = {m, n};
     }
     const int lwork = static_cast<int>(work_.size());
-    dgeqrf_(&m, &n, qr_.data(), &m, tau_.data(), work_.data(), &lwork, &info);
+    dgeqrf_(&m, &n, qr.data(), &m, tau_.data(), work_.data(), &lwork, &info);
     if (info != 0) throw std::runtime_error("LAPACK dgeqrf failed (info=" + std::to_string(info) + ")");
-    r_ = qr_.topRows(n).triangularView<Eigen::Upper>();
+    r_ = qr.topRows(n).triangularView<Eigen::Upper>();
   }
 
   Route route_;
   bool used_gram_ = false;
   int calls_since_refusal_ = kGramRetryInterval;  // Gram is tried first
   ThinSvd svd_;
-  Matrix transposed_, qr_, r_, gram_;
+  Matrix r_, gram_;
   Eigen::LLT<Matrix> llt_;
   Vector tau_, work_;
   std::pair<int, int> qr_shape_{-1, -1};

@@ -14,12 +14,19 @@ using muonlab::ScalarSpec;
 // ---- observables --------------------------------------------------------------------
 
 FactorProjection::FactorProjection(const Matrix& basis, std::int64_t k)
-    : basis_(basis), along_(basis.cols(), k), off_(basis.rows(), k) {}
+    : basis_(&basis), along_(basis.cols(), k), off_(std::min<Eigen::Index>(kRowBlock, basis.rows()), k) {}
 
 void FactorProjection::compute(const ConstMatrixMap& factor) {
-  along_.noalias() = basis_.transpose() * factor;
-  off_ = factor;
-  off_.noalias() -= basis_ * along_;
+  const Matrix& basis = *basis_;
+  along_.noalias() = basis.transpose() * factor;
+  residual_squared_ = 0.0;
+  for (Eigen::Index start = 0; start < factor.rows(); start += kRowBlock) {
+    const Eigen::Index rows = std::min(kRowBlock, factor.rows() - start);
+    auto off = off_.topRows(rows);
+    off = factor.middleRows(start, rows);
+    off.noalias() -= basis.middleRows(start, rows) * along_;
+    residual_squared_ += off.squaredNorm();
+  }
 }
 
 Vector FactorProjection::mode_magnitudes() const { return along_.rowwise().norm(); }

@@ -28,7 +28,9 @@ struct TargetFrame {
 };
 
 // One factor F (rows x k) seen from an orthonormal basis B (rows x r): its coordinates
-// B^T F and the part F - B B^T F outside span(B). Buffers are sized once.
+// B^T F and the norm of the part F - B B^T F outside span(B). B is the problem's own U* or
+// V* (not copied: the problem owns both and outlives its observer), and the outside part
+// is formed a block of rows at a time, so observing adds no rows x k matrix to a cell.
 class FactorProjection {
  public:
   FactorProjection() = default;
@@ -40,12 +42,15 @@ class FactorProjection {
   // Singular values of B^T F, descending.
   Vector aligned_singular_values();
   // ||F - B B^T F||_F^2, formed explicitly (a difference of norms would cancel near 0).
-  double residual_squared() const { return off_.squaredNorm(); }
+  double residual_squared() const { return residual_squared_; }
 
  private:
-  Matrix basis_;
-  Matrix along_;  // B^T F          (r x k)
-  Matrix off_;    // F - B along    (rows x k)
+  static constexpr Eigen::Index kRowBlock = 256;
+
+  const Matrix* basis_ = nullptr;
+  Matrix along_;  // B^T F                          (r x k)
+  Matrix off_;    // F - B along, kRowBlock rows at a time
+  double residual_squared_ = 0.0;
   muonlab::ThinSvd svd_;
 };
 
