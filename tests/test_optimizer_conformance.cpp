@@ -7,7 +7,7 @@
 //   - two instances fed the same gradients produce bit-identical iterates;
 //   - a block shape other than the declared one is an error, not an out-of-bounds write.
 // Optimizers that ask for gradients at other points get them from the same quadratic through
-// a gradient oracle, as the core provides in a run.
+// a gradient oracle, and every step's oracle carries the loss, as the core provides in a run.
 #include <catch2/catch.hpp>
 
 #include <muonlab/linalg.hpp>
@@ -68,7 +68,7 @@ bool all_finite(const std::vector<Matrix>& blocks) {
 
 // f(W) = sum_b 1/2 <W_b - T_b, H_b (W_b - T_b)> with H_b = Q diag(1..10) Q^T (Haar Q), so the
 // gradient H_b (W_b - T_b) is rotated and ill-conditioned, as in the problems the framework
-// studies. Also serves the gradient oracle (the same gradient at any point).
+// studies. Also serves the gradient oracle (the same gradient at any point) and the loss.
 class RandomQuadratic {
  public:
   explicit RandomQuadratic(std::uint64_t seed) : targets_(gaussian_blocks(seed + 1)) {
@@ -79,12 +79,20 @@ class RandomQuadratic {
     }
   }
 
-  void gradient(const std::vector<Matrix>& w, std::vector<Matrix>& g) const {
-    for (std::size_t b = 0; b < w.size(); ++b) g[b] = hessians_[b] * (w[b] - targets_[b]);
+  // Writes the gradient at w into g and returns the loss f(w).
+  double gradient(const std::vector<Matrix>& w, std::vector<Matrix>& g) const {
+    double loss = 0.0;
+    for (std::size_t b = 0; b < w.size(); ++b) {
+      g[b] = hessians_[b] * (w[b] - targets_[b]);
+      loss += 0.5 * (w[b] - targets_[b]).cwiseProduct(g[b]).sum();
+    }
+    return loss;
   }
 
-  // The oracle the core hands to optimizers that need a second gradient.
-  muonlab::GradientOracleAbi oracle() const { return {const_cast<RandomQuadratic*>(this), &oracle_gradient}; }
+  // The oracle the core hands to every step: extra gradients and the loss at the step's point.
+  muonlab::GradientOracleAbi oracle(double loss) const {
+    return {const_cast<RandomQuadratic*>(this), &oracle_gradient, loss};
+  }
 
  private:
   static int oracle_gradient(void* context, const muonlab::MatrixView* points, muonlab::MatrixView* grads,
@@ -101,7 +109,8 @@ class RandomQuadratic {
   std::vector<Matrix> targets_, hessians_;
 };
 
-// The oracle for zero-gradient runs: the gradient is zero everywhere.
+// The oracle for zero-gradient runs: the gradient is zero everywhere; the loss is that of a
+// stationary point above the minimum.
 int zero_gradient(void* /*context*/, const muonlab::MatrixView* /*points*/, muonlab::MatrixView* grads,
                   std::uint32_t count, muonlab::ErrorBuffer* /*error*/) {
   for (std::uint32_t b = 0; b < count; ++b) {
@@ -109,7 +118,7 @@ int zero_gradient(void* /*context*/, const muonlab::MatrixView* /*points*/, muon
   }
   return 0;
 }
-const muonlab::GradientOracleAbi kZeroOracle{nullptr, &zero_gradient};
+const muonlab::GradientOracleAbi kZeroOracle{nullptr, &zero_gradient, 1.0};
 
 std::vector<double> diagnostics_of(muonlab::OptimizerHandle& optimizer) {
   std::vector<double> values(optimizer.diagnostics().size(), std::nan(""));
@@ -139,7 +148,6 @@ TEST_CASE("optimizers: the registry lists the built-in ones", "[optimizer]") {
 
 TEST_CASE("optimizers declare an 'lr' diagnostic in unit 1, finite after a step", "[optimizer]") {
   const RandomQuadratic quadratic(11);
-  const muonlab::GradientOracleAbi oracle = quadratic.oracle();
   for (const std::string& name : optimizer_names()) {
     CAPTURE(name);
     auto optimizer = muonlab::testing::make_optimizer(name, "{}");
@@ -149,7 +157,7 @@ TEST_CASE("optimizers declare an 'lr' diagnostic in unit 1, finite after a step"
     CHECK(lr->unit == "1");
     optimizer->initialize(kConformanceBlocks);
     std::vector<Matrix> w = gaussian_blocks(3), g = zeros();
-    quadratic.gradient(w, g);
+    const muonlab::GradientOracleAbi oracle = quadratic.oracle(quadratic.gradient(w, g));
     optimizer->step(0, w, g, &oracle);
     const double used = lr_diagnostic(*optimizer);
     CHECK(std::isfinite(used));
@@ -196,7 +204,6 @@ TEST_CASE("optimizers with weight_decay 0 do not move on a zero gradient", "[opt
 
 TEST_CASE("optimizers keep iterates finite over five steps on a random quadratic", "[optimizer]") {
   const RandomQuadratic quadratic(13);
-  const muonlab::GradientOracleAbi oracle = quadratic.oracle();
   for (const std::string& name : optimizer_names()) {
     CAPTURE(name);
     auto optimizer = muonlab::testing::make_optimizer(name, "{}");
@@ -205,7 +212,7 @@ TEST_CASE("optimizers keep iterates finite over five steps on a random quadratic
     const std::vector<Matrix> initial = w;
     for (int t = 0; t < 5; ++t) {
       CAPTURE(t);
-      quadratic.gradient(w, g);
+      const muonlab::GradientOracleAbi oracle = quadratic.oracle(quadratic.gradient(w, g));
       optimizer->step(t, w, g, &oracle);
       REQUIRE(all_finite(w));
       for (double v : diagnostics_of(*optimizer)) CHECK(std::isfinite(v));
@@ -218,7 +225,6 @@ TEST_CASE("optimizers keep iterates finite over five steps on a random quadratic
 
 TEST_CASE("optimizers fed the same gradients produce bit-identical iterates", "[optimizer]") {
   const RandomQuadratic quadratic(19);
-  const muonlab::GradientOracleAbi oracle = quadratic.oracle();
   for (const std::string& name : optimizer_names()) {
     CAPTURE(name);
     auto first = muonlab::testing::make_optimizer(name, "{}");
@@ -227,7 +233,7 @@ TEST_CASE("optimizers fed the same gradients produce bit-identical iterates", "[
     second->initialize(kConformanceBlocks);
     std::vector<Matrix> w1 = gaussian_blocks(23), w2 = w1, g = zeros();
     for (int t = 0; t < 4; ++t) {
-      quadratic.gradient(w1, g);
+      const muonlab::GradientOracleAbi oracle = quadratic.oracle(quadratic.gradient(w1, g));
       first->step(t, w1, g, &oracle);
       second->step(t, w2, g, &oracle);
       for (std::size_t b = 0; b < w1.size(); ++b) REQUIRE(w1[b] == w2[b]);
