@@ -350,8 +350,10 @@ class MatrixFactorization final : public muonlab::Problem {
 
   // ||X Y^T - M||_F^2 from the n x m residual; gradients R Y and R^T X.
   double dense_residual(const ConstMatrixMap& x, const ConstMatrixMap& y, Blocks grads) {
-    residual_.noalias() = x * y.transpose();
-    residual_ -= target_;
+    // R = -M, then R += X Y^T inside the GEMM (beta = 1): the subtraction rides on the
+    // multi-threaded GEMM instead of a separate single-threaded pass over the n x m matrix.
+    residual_ = -target_;
+    residual_.noalias() += x * y.transpose();
     MatrixMap grad_x = grads[0];
     grad_x.noalias() = residual_ * y;
     if (!dims_.symmetric) {
