@@ -119,6 +119,14 @@ TEST_CASE("muonlab run writes a file h5py can read, refuses to clobber it, and r
   const Result resumed = muonlab("run '" + grid.string() + "' -o '" + out.string() + "' --resume");
   CHECK(resumed.exit_code == 0);
   CHECK_THAT(resumed.output, Catch::Contains("8 kept from the existing file"));
+
+  // Other --set overrides would mix two configurations in one file: refused, file untouched.
+  const std::string complete = read_bytes(out);
+  const Result other = muonlab("run '" + grid.string() + "' -o '" + out.string() +
+                               "' --resume --set problem.params.n=40");
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.output, Catch::Contains("other --set overrides") && Catch::Contains("none"));
+  CHECK(read_bytes(out) == complete);
 }
 
 TEST_CASE("bad grids exit 2 naming the file, the line and a suggestion", "[cli]") {

@@ -462,6 +462,14 @@ class Hdf5Store final : public Store {
 // Opening. Every refusal is an InputError that names the path and the fix, and happens
 // before the file is opened for writing.
 
+// "a=1\nb=2\n" (one override per line, as stored) -> "a=1, b=2", or "none".
+std::string override_list(const std::string& stored) {
+  std::string out;
+  for (char c : stored) out += c == '\n' ? std::string(", ") : std::string(1, c);
+  while (!out.empty() && (out.back() == ' ' || out.back() == ',')) out.pop_back();
+  return out.empty() ? "none" : out;
+}
+
 Handle file_access_properties(const std::string& path) {
   Handle fapl = h5::property_list(H5P_FILE_ACCESS, path);
   // 1.8-compatible object formats: readable by every current h5py, MATLAB and HDFView.
@@ -540,6 +548,12 @@ void verify_resumable(const std::string& path, const RunInfo& info) {
       throw InputError(path + " was produced from a different grid file text (root attribute grid_yaml "
                        "differs); resume it with the grid file (unchanged) that produced it, use --overwrite "
                        "to replace it, or -o to write elsewhere");
+    const std::string overrides = h5::read_string_attr(file.get(), "overrides").value_or("");
+    if (overrides != info.overrides)
+      throw InputError(path + " was produced with other --set overrides (root attribute overrides: " +
+                       override_list(overrides) +
+                       "); resume it with the same --set options, use --overwrite to replace it, or -o to "
+                       "write elsewhere");
   } catch (const InputError&) {
     throw;
   } catch (const std::runtime_error& e) {
