@@ -195,3 +195,20 @@ TEST_CASE("resume redoes a finished cell whose index row never reached the file"
   info.grid_yaml = grid.yaml_text;
   CHECK(open_store(options.output, info, OpenMode::Resume)->read_index().size() == 2);
 }
+
+TEST_CASE("a problem whose initialize() is not deterministic fails its cell instead of mispredicting", "[runner]") {
+  // The core regenerates the initial iterate for predict(); restless_init writes a new
+  // point on every call, which the start-of-run checksum catches.
+  const Registry registry({MUONLAB_BUILD_PLUGIN_DIR, MUONLAB_TEST_PLUGIN_DIR});
+  const std::string yaml =
+      "name: t\nstop: {max_iters: 3, metric: loss}\nrecord: {spectra: off}\n"
+      "problem: {name: restless_init}\noptimizer: {name: gd, params: {lr: 0.1}}\n";
+  const Grid grid = parse_grid(yaml, "t.yaml", {}, registry);
+  RunOptions options;
+  options.output = temp_path("restless");
+  const RunReport report = run_grid(grid, registry, options);
+  REQUIRE(report.rows.size() == 1);
+  CHECK(report.rows[0].status == "failed");
+  CHECK_THAT(report.rows[0].stop_reason,
+             Catch::Contains("restless_init") && Catch::Contains("different initial iterate"));
+}

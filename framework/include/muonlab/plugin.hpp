@@ -67,7 +67,9 @@ class Problem {
   virtual std::vector<BlockSpec> blocks() const = 0;
   // Scalar metrics reported by evaluate(), in order (e.g. rel_error).
   virtual std::vector<ScalarSpec> metrics() const = 0;
-  // Writes the initial iterate (deterministic in the seed given at construction).
+  // Writes the initial iterate. Must depend only on the seed given at construction: the
+  // core calls it again after the run to regenerate the initial point for predict()
+  // (instead of keeping a copy), and fails the cell if the two differ.
   virtual void initialize(Blocks params) = 0;
   // Loss at params; gradients into grads; metric values (metrics() order) into metrics.
   // Deterministic problems override this one.
