@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/adam_moments.hpp"
 #include "../common/optimizer_common.hpp"
 
 namespace {
@@ -99,8 +100,7 @@ class AdaMuon final : public muonlab::Optimizer {
     double* v = s.second_moment.data();
     const Eigen::Index size = s.update.size();
     for (Eigen::Index i = 0; i < size; ++i) {
-      v[i] = beta2_ * v[i] + (1.0 - beta2_) * o[i] * o[i];
-      o[i] /= std::sqrt(v[i] / correction) + eps_;
+      o[i] /= optim::adam_denominator(optim::update_second_moment(v[i], beta2_, o[i]), correction, eps_);
     }
   }
 
