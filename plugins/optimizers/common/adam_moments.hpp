@@ -10,7 +10,6 @@
 // plugins, so results are bit-identical to the inline code they replace.
 #pragma once
 
-#include <muonlab/abi.hpp>
 #include <muonlab/types.hpp>
 
 #include <cmath>
@@ -84,20 +83,5 @@ class AdamMoments {
   std::vector<Matrix> first_, second_;  // m and v, one per block
   std::int64_t steps_taken_ = 0;
 };
-
-// ParamSpec entries of the Adam moments (ranges and docs as in adam and adamw).
-constexpr ParamSpec beta1_param(const char* default_value = "0.9", const char* doc = "first-moment EMA factor") {
-  return {"beta1", ParamType::Real, default_value, 0.0, 1.0, kParamHighExclusive, nullptr, doc};
-}
-
-constexpr ParamSpec beta2_param(const char* default_value = "0.999", const char* doc = "second-moment EMA factor") {
-  return {"beta2", ParamType::Real, default_value, 0.0, 1.0, kParamHighExclusive, nullptr, doc};
-}
-
-// eps >= 0 (flags = kParamLowExclusive for eps > 0).
-constexpr ParamSpec eps_param(const char* default_value = "1e-8",
-                              const char* doc = "added to sqrt(v_hat) in the denominator", std::uint32_t flags = 0) {
-  return {"eps", ParamType::Real, default_value, 0.0, kUnbounded, flags, nullptr, doc};
-}
 
 }  // namespace muonlab::optim

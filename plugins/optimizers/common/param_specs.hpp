@@ -5,7 +5,7 @@
 //   const muonlab::ParamSpec kParams[] = {
 //       optim::lr_param("0.1"),
 //       MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),   // schedule, decay, horizon, final_fraction, warmup, lr_list
-//       optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+//       optim::decoupled_weight_decay_param("0"),   // doc "decoupled: W <- (1 - eta_t * weight_decay) W"
 //       ...
 //   };
 //
@@ -14,6 +14,7 @@
 
 #include <muonlab/abi.hpp>
 
+#include "shape_scale.hpp"
 #include "step_schedule.hpp"
 
 namespace muonlab::optim {
@@ -63,6 +64,45 @@ constexpr ParamSpec weight_decay_param(const char* default_value, const char* do
 // Momentum factor beta in [0, 1).
 constexpr ParamSpec momentum_param(const char* default_value, const char* doc) {
   return {"momentum", ParamType::Real, default_value, 0.0, 1.0, kParamHighExclusive, nullptr, doc};
+}
+
+// Adam-style moment parameters (the defaults and docs are adam's and adamw's).
+constexpr ParamSpec beta1_param(const char* default_value = "0.9", const char* doc = "first-moment EMA factor") {
+  return {"beta1", ParamType::Real, default_value, 0.0, 1.0, kParamHighExclusive, nullptr, doc};
+}
+
+constexpr ParamSpec beta2_param(const char* default_value = "0.999", const char* doc = "second-moment EMA factor") {
+  return {"beta2", ParamType::Real, default_value, 0.0, 1.0, kParamHighExclusive, nullptr, doc};
+}
+
+// eps >= 0 (flags = kParamLowExclusive for eps > 0).
+constexpr ParamSpec eps_param(const char* default_value = "1e-8",
+                              const char* doc = "added to sqrt(v_hat) in the denominator", std::uint32_t flags = 0) {
+  return {"eps", ParamType::Real, default_value, 0.0, kUnbounded, flags, nullptr, doc};
+}
+
+// The decoupled weight decay of the Muon family: W <- (1 - eta_t * weight_decay) W.
+constexpr ParamSpec decoupled_weight_decay_param(const char* default_value) {
+  return weight_decay_param(default_value, "decoupled: W <- (1 - eta_t * weight_decay) W");
+}
+
+// Nesterov look-ahead of an EMA momentum (momentum.hpp nesterov_direction).
+constexpr ParamSpec nesterov_param(const char* default_value,
+                                   const char* doc = "orthogonalize (1-beta) G_t + beta M_t instead of M_t") {
+  return {"nesterov", ParamType::Boolean, default_value, -kUnbounded, kUnbounded, 0, nullptr, doc};
+}
+
+// The polar-factor routine (an orthogonalizer plugin) of a Muon-type method.
+constexpr ParamSpec orthogonalizer_param(const char* default_value,
+                                         const char* doc = "polar-factor routine applied to each block") {
+  return {"orthogonalizer", ParamType::Orthogonalizer, default_value, -kUnbounded, kUnbounded, 0, nullptr, doc};
+}
+
+// The update factor s of shape_scale.hpp; choices kMuonScalingChoices unless given.
+constexpr ParamSpec scaling_param(const char* default_value,
+                                  const char* doc = "update factor s: 1, sqrt(max(1, m/n)), or 0.2 sqrt(max(m, n))",
+                                  const char* choices = kMuonScalingChoices) {
+  return {"scaling", ParamType::Choice, default_value, -kUnbounded, kUnbounded, 0, choices, doc};
 }
 
 }  // namespace muonlab::optim

@@ -101,8 +101,7 @@ class Dion final : public muonlab::Optimizer {
       BlockState& s = state_[b];
       s.error += grads[b];  // B
       power_iteration(s);
-      muonlab::MatrixMap w = params[b];
-      w = (1.0 - eta_ * weight_decay_) * w - (eta_ * s.scale) * s.update;
+      optim::decoupled_update(params[b], eta_, weight_decay_, eta_ * s.scale, s.update);
     }
   }
 
@@ -159,9 +158,9 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "error-feedback factor mu: M = B - (1 - mu) P R^T"),
     {"rank", ParamType::Integer, "0", 0.0, kUnbounded, 0, nullptr,
      "rank r of the update per block, capped at min(m, n); 0 means min(m, n)"},
-    {"scaling", ParamType::Choice, "spectral", -kUnbounded, kUnbounded, 0, "none|shape|rms|spectral",
-     "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)"},
-    optim::weight_decay_param("0.01", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::scaling_param("spectral", "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)",
+                         "none|shape|rms|spectral"),
+    optim::decoupled_weight_decay_param("0.01"),
 };
 
 }  // namespace

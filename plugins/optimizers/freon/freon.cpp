@@ -20,7 +20,6 @@
 
 namespace {
 
-using muonlab::kUnbounded;
 using muonlab::Matrix;
 using muonlab::ParamType;
 using muonlab::Vector;
@@ -66,7 +65,7 @@ class Freon final : public muonlab::Optimizer {
       BlockState& s = state_[b];
       optim::accumulate_momentum(optim::MomentumForm::Sum, beta_, s.momentum, grads[b]);
       schatten_direction(s);
-      params[b] = (1.0 - eta_ * weight_decay_) * params[b] - eta_ * s.update;
+      optim::decoupled_update(params[b], eta_, weight_decay_, eta_, s.update);
     }
   }
 
@@ -119,7 +118,7 @@ const muonlab::ParamSpec kParams[] = {
      "Schatten exponent: 2 = normalized GD, 1 = Muon, < 1 = quasi-norm regime (c = 1 - q/2)"},
     {"rank_threshold", ParamType::Real, "1e-8", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
      "singular values <= rank_threshold * s_1 are treated as zero"},
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace

@@ -63,7 +63,7 @@ class Kaon final : public muonlab::Optimizer {
       BlockState& s = state_[b];
       optim::accumulate_momentum(optim::MomentumForm::Sum, beta_, s.momentum, grads[b]);
       scramble_spectrum(s);
-      params[b] = (1.0 - eta_ * weight_decay_) * params[b] - (eta_ / divisor_) * s.iterate;
+      optim::decoupled_update(params[b], eta_, weight_decay_, eta_ / divisor_, s.iterate);
     }
   }
 
@@ -124,7 +124,7 @@ const muonlab::ParamSpec kParams[] = {
      "a of the map s <- a s (1 - s^2)^2 (from a secondary summary, unverified)"},
     {"divisor", ParamType::Real, "1.175", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
      "O = X_T / divisor; 1.175 ~ maximum of the map for a = 4.1 (unverified)"},
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace

@@ -93,7 +93,7 @@ class MarsMuon : public Optimizer {
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       correction_sq += correct_and_clip(grads[b], s);
-      s.momentum = beta_ * s.momentum + (1.0 - beta_) * s.corrected;
+      optim::accumulate_momentum(optim::MomentumForm::Ema, beta_, s.momentum, s.corrected);
       orthogonalizer_.apply(s.momentum, s.update);
       remember(params[b], grads[b], s);
       apply_update(params[b], s);
@@ -143,7 +143,7 @@ class MarsMuon : public Optimizer {
 
   // Decoupled weight decay with eta_t (not s eta_t), as in the reference code.
   void apply_update(MatrixMap w, const BlockState& s) const {
-    w = (1.0 - eta_ * weight_decay_) * w - (eta_ * s.scale) * s.update;
+    optim::decoupled_update(w, eta_, weight_decay_, eta_ * s.scale, s.update);
   }
 
   const std::string name_;
@@ -181,13 +181,12 @@ constexpr ParamSpec clip_norm_param() {
 }
 
 constexpr ParamSpec orthogonalizer_param() {
-  return {"orthogonalizer", ParamType::Orthogonalizer, "ns5", -kUnbounded, kUnbounded, 0, nullptr,
-          "polar-factor routine applied to M_t (the reference uses Keller's 5-step Newton-Schulz)"};
+  return optim::orthogonalizer_param(
+      "ns5", "polar-factor routine applied to M_t (the reference uses Keller's 5-step Newton-Schulz)");
 }
 
 constexpr ParamSpec scaling_param() {
-  return {"scaling", ParamType::Choice, "rms", -kUnbounded, kUnbounded, 0, optim::kMuonScalingChoices,
-          "update factor s: 1, sqrt(max(1, m/n)), or 0.2 sqrt(max(m, n)) (reference: rms)"};
+  return optim::scaling_param("rms", "update factor s: 1, sqrt(max(1, m/n)), or 0.2 sqrt(max(m, n)) (reference: rms)");
 }
 
 }  // namespace muonlab::mars

@@ -26,7 +26,7 @@ const muonlab::ParamSpec kParams[] = {
     mars::clip_norm_param(),
     mars::orthogonalizer_param(),
     mars::scaling_param(),
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace

@@ -85,7 +85,7 @@ class PolarGrad final : public muonlab::Optimizer {
 
   // W <- (1 - eta wd) W - eta nu D; with wd = 0 the factor is exactly 1.
   void apply_update(muonlab::MatrixMap w, double nu, const Matrix& direction) const {
-    w = (1.0 - eta_ * weight_decay_) * w - (eta_ * nu) * direction;
+    optim::decoupled_update(w, eta_, weight_decay_, eta_ * nu, direction);
   }
 
   const optim::StepSchedule schedule_;
@@ -105,9 +105,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "EMA factor beta (M_t = beta M_{t-1} + (1-beta) X_t); 0 = PolarSGD"),
     {"polar_first", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
      "orthogonalize the gradient and average the polar factors (true) instead of the reverse"},
-    {"orthogonalizer", ParamType::Orthogonalizer, "svd", -kUnbounded, kUnbounded, 0, nullptr,
-     "polar-factor routine (the reference defaults to QDWH)"},
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::orthogonalizer_param("svd", "polar-factor routine (the reference defaults to QDWH)"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace

@@ -31,9 +31,8 @@ constexpr const char* kName = "regularized_muon";
 
 // Buffers of one block, sized in initialize() so that step() allocates nothing.
 struct BlockState {
-  double scale = 1.0;    // s
-  Matrix momentum;       // M (empty when momentum == 0)
-  Matrix nesterov;       // N (empty unless nesterov with momentum > 0)
+  double scale = 1.0;                // s
+  optim::MomentumBuffers momentum;  // M and N (none when momentum == 0)
   Matrix scaled_u;       // U diag(f)
   Matrix update;         // O
   Vector factors;        // f_i = s_i / hypot(s_i, lambda)
@@ -44,8 +43,7 @@ class RegularizedMuon final : public muonlab::Optimizer {
  public:
   RegularizedMuon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
       : schedule_(optim::StepSchedule::from_params(params, kName)),
-        beta_(params.real("momentum")),
-        nesterov_(params.boolean("nesterov")),
+        momentum_(optim::MomentumSettings::from_params(params, optim::MomentumForm::Ema, /*optional=*/true)),
         lambda_(params.real("lambda")),
         relative_(params.text("lambda_scale") == "relative"),
         scaling_(optim::parse_shape_scaling(params.text("scaling"), kName)),
@@ -59,8 +57,7 @@ class RegularizedMuon final : public muonlab::Optimizer {
       const std::int64_t m = blocks[b].rows, n = blocks[b].cols, p = std::min(m, n);
       BlockState& s = state_[b];
       s.scale = optim::shape_scale(scaling_, m, n);
-      if (uses_momentum()) s.momentum = Matrix::Zero(m, n);
-      if (uses_momentum() && nesterov_) s.nesterov = Matrix::Zero(m, n);
+      s.momentum.allocate(momentum_, m, n);
       s.scaled_u = Matrix::Zero(m, p);
       s.update = Matrix::Zero(m, n);
       s.factors = Vector::Zero(p);
@@ -72,8 +69,9 @@ class RegularizedMuon final : public muonlab::Optimizer {
     eta_ = schedule_.at(iteration);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
-      smoothed_polar(direction(grads[b], s), s);
-      params[b] = (1.0 - eta_ * weight_decay_) * params[b] - (eta_ * s.scale) * s.update;
+      // N_t: the gradient, the EMA buffer, or its Nesterov look-ahead (Keller's convention).
+      smoothed_polar(s.momentum.direction(momentum_, grads[b]), s);
+      optim::decoupled_update(params[b], eta_, weight_decay_, eta_ * s.scale, s.update);
     }
   }
 
@@ -83,17 +81,6 @@ class RegularizedMuon final : public muonlab::Optimizer {
   void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
-  bool uses_momentum() const { return beta_ > 0.0; }
-
-  // N_t: the gradient, the EMA buffer, or its Nesterov look-ahead (Keller's convention).
-  Eigen::Ref<const Matrix> direction(muonlab::ConstMatrixMap grad, BlockState& s) const {
-    if (!uses_momentum()) return grad;
-    optim::accumulate_momentum(optim::MomentumForm::Ema, beta_, s.momentum, grad);
-    if (!nesterov_) return s.momentum;
-    optim::nesterov_direction(optim::MomentumForm::Ema, beta_, s.momentum, grad, s.nesterov);
-    return s.nesterov;
-  }
-
   // s.update = U diag(s_i / hypot(s_i, lambda)) V^T; zero for a zero input.
   void smoothed_polar(const Eigen::Ref<const Matrix>& input, BlockState& s) const {
     s.svd.compute(input, true);
@@ -109,8 +96,7 @@ class RegularizedMuon final : public muonlab::Optimizer {
   }
 
   const optim::StepSchedule schedule_;
-  const double beta_;
-  const bool nesterov_;
+  const optim::MomentumSettings momentum_;
   const double lambda_;
   const bool relative_;
   const optim::ShapeScaling scaling_;
@@ -124,15 +110,13 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.1"),
     MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),
     optim::momentum_param("0", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t; 0 = no momentum"),
-    {"nesterov", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
-     "smooth (1-beta) G_t + beta M_t instead of M_t"},
+    optim::nesterov_param("false", "smooth (1-beta) G_t + beta M_t instead of M_t"),
     {"lambda", ParamType::Real, "1e-3", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
      "smoothing: each singular value s maps to s / sqrt(s^2 + lambda^2) (lambda scaled by s_1 when relative)"},
     {"lambda_scale", ParamType::Choice, "relative", -kUnbounded, kUnbounded, 0, "relative|absolute",
      "relative: lambda * s_1 (scale invariant); absolute: lambda as given"},
-    {"scaling", ParamType::Choice, "none", -kUnbounded, kUnbounded, 0, optim::kMuonScalingChoices,
-     "update factor s: 1, sqrt(max(1, m/n)), or 0.2 sqrt(max(m, n))"},
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::scaling_param("none"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace

@@ -109,7 +109,7 @@ class Scion final : public muonlab::Optimizer {
     if (unconstrained_) {
       w -= step * s.direction;
     } else {
-      w = (1.0 - eta_) * w - step * s.direction;
+      optim::decoupled_update(w, eta_, 1.0, step, s.direction);  // (1 - eta_t * 1) W - step LMO
     }
   }
 
@@ -138,8 +138,7 @@ const muonlab::ParamSpec kParams[] = {
      "spectral LMO: use max(1, factor) (scion.py Spectral(max=True))"},
     {"unconstrained", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
      "false: W <- (1 - eta_t) W - eta_t d_t (constrained); true: W <- W - eta_t d_t"},
-    {"orthogonalizer", ParamType::Orthogonalizer, "svd", -kUnbounded, kUnbounded, 0, nullptr,
-     "polar-factor routine of the spectral LMO"},
+    optim::orthogonalizer_param("svd", "polar-factor routine of the spectral LMO"),
 };
 
 }  // namespace

@@ -92,7 +92,7 @@ class SpecMuon final : public muonlab::Optimizer {
       s.scaled_u.noalias() = s.svd.u() * s.weights.asDiagonal();
       s.direction.noalias() = s.scaled_u * s.svd.vt();
       optim::accumulate_momentum(optim::MomentumForm::Sum, mu_, s.velocity, s.direction);
-      params[b] = (1.0 - eta_ * weight_decay_) * params[b] - eta_ * s.velocity;
+      optim::decoupled_update(params[b], eta_, weight_decay_, eta_, s.velocity);
     }
     started_ = true;
   }
@@ -179,7 +179,7 @@ const muonlab::ParamSpec kParams[] = {
     {"eps", ParamType::Real, "1e-30", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
      "guard in G / (||G|| + eps), r_j / (E_t + eps) and E_t^2 + eps (division by zero only)"},
     optim::momentum_param("0.9", "heavy-ball factor mu of B_t = mu B_{t-1} + O_t (sum form); 0 = no momentum"),
-    optim::weight_decay_param("0", "decoupled: W <- (1 - eta_t * weight_decay) W"),
+    optim::decoupled_weight_decay_param("0"),
 };
 
 }  // namespace
