@@ -11,10 +11,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kAdamBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}};
 
@@ -69,12 +74,6 @@ class AdamOracle {
   AdamSettings s_;
   std::vector<Matrix> m_, v_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Steps the plugin and the oracle together; checks iterates and the "lr" diagnostic.
 void check_adam_against_formula(const std::string& params_yaml, const AdamSettings& settings, int steps) {
@@ -169,15 +168,6 @@ TEST_CASE("adam: beta1 = beta2 = eps = 0 is signSGD with sign(0) = 0", "[adam]")
 
 TEST_CASE("adam: two instances fed the same gradients produce bit-identical iterates", "[adam]") {
   const std::string params = "{lr: 0.05, weight_decay: 0.1, schedule: geometric, decay: 0.9}";
-  auto first = muonlab::testing::make_optimizer("adam", params);
-  auto second = muonlab::testing::make_optimizer("adam", params);
-  first->initialize(kAdamBlocks);
-  second->initialize(kAdamBlocks);
-  std::vector<Matrix> w1 = adam_initial(), w2 = adam_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = adam_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("adam", params, kAdamBlocks, adam_initial(),
+                                          optim_test::fixed_sequence(adam_gradient), 5);
 }

@@ -12,35 +12,24 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kAdaMuonBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> adamuon_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kAdaMuonBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> adamuon_initial() { return optim_test::three_block_initial(); }
 
 // Well-conditioned gradients (singular values in [0.5, 1.5] c_b, see test_muon.cpp). No entry
 // of their polar factors is within 1e-4 of 0 (checked in the oracle), which bounds how much
 // the element-wise division by sqrt(V) amplifies rounding.
-std::vector<Matrix> adamuon_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kAdaMuonBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kAdaMuonBlocks[b].rows, kAdaMuonBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
-}
+std::vector<Matrix> adamuon_gradient(int t) { return optim_test::perturbed_identity_gradients(kAdaMuonBlocks, t); }
 
 struct AdaMuonSettings {
   std::function<double(int)> eta = [](int) { return 0.02; };
@@ -76,12 +65,6 @@ class AdaMuonOracle {
   AdaMuonSettings s_;
   std::vector<Matrix> m_, v_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Polar factors from two SVDs of inputs with condition number <= 3 agree to ~1e-15. The
 // division by sqrt(V_hat) >= |O_ij| sqrt((1 - b2) / (1 - b2^t)) amplifies an absolute error
@@ -166,15 +149,6 @@ TEST_CASE("adamuon: a zero gradient with weight_decay 0 leaves W unchanged and f
 
 TEST_CASE("adamuon: two instances fed the same gradients produce bit-identical iterates", "[adamuon]") {
   const std::string params = "{lr: 0.05, schedule: cosine, horizon: 4, warmup: 1}";
-  auto first = muonlab::testing::make_optimizer("adamuon", params);
-  auto second = muonlab::testing::make_optimizer("adamuon", params);
-  first->initialize(kAdaMuonBlocks);
-  second->initialize(kAdaMuonBlocks);
-  std::vector<Matrix> w1 = adamuon_initial(), w2 = adamuon_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = adamuon_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("adamuon", params, kAdaMuonBlocks, adamuon_initial(),
+                                          optim_test::fixed_sequence(adamuon_gradient), 5);
 }

@@ -11,10 +11,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kAdamWBlocks = {{"X", 3, 2, ""}, {"Z", 2, 3, ""}};
 
@@ -68,12 +73,6 @@ class AdamWOracle {
   AdamWSettings s_;
   std::vector<Matrix> m_, v_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 void check_adamw_against_formula(const std::string& params_yaml, const AdamWSettings& settings, int steps) {
   auto optimizer = muonlab::testing::make_optimizer("adamw", params_yaml);
@@ -145,15 +144,6 @@ TEST_CASE("adamw: weight_decay 0 is adam", "[adamw]") {
 
 TEST_CASE("adamw: two instances fed the same gradients produce bit-identical iterates", "[adamw]") {
   const std::string params = "{lr: 0.05, weight_decay: 0.1, schedule: cosine, horizon: 3, warmup: 1}";
-  auto first = muonlab::testing::make_optimizer("adamw", params);
-  auto second = muonlab::testing::make_optimizer("adamw", params);
-  first->initialize(kAdamWBlocks);
-  second->initialize(kAdamWBlocks);
-  std::vector<Matrix> w1 = adamw_initial(), w2 = adamw_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = adamw_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("adamw", params, kAdamWBlocks, adamw_initial(),
+                                          optim_test::fixed_sequence(adamw_gradient), 5);
 }

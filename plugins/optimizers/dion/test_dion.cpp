@@ -14,10 +14,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kBlocks = {{"tall", 5, 3, ""}, {"wide", 3, 4, ""}};
 
@@ -82,12 +87,6 @@ class DionOracle {
   Settings s_;
   std::vector<Matrix> q_, m_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 std::string yaml(const Settings& s) {
   return "{lr: " + std::to_string(s.lr) + ", momentum: " + std::to_string(s.mu) + ", weight_decay: " +

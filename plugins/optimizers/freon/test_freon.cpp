@@ -15,33 +15,26 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kFreonBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> freon_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kFreonBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> freon_initial() { return optim_test::three_block_initial(); }
 
 // Identity plus a 0.2-sized perturbation: singular values in [0.5, 1.5] times the block
 // scale, so every SVD involved is well conditioned.
 std::vector<Matrix> freon_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kFreonBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kFreonBlocks[b].rows, kFreonBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::sin(0.9 * i - 1.1 * j + 1.7 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
+  return optim_test::perturbed_identity_gradients(kFreonBlocks, t, [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
+    return std::sin(0.9 * i - 1.1 * j + 1.7 * step + static_cast<double>(b));
+  });
 }
 
 // (B B^T)^{-c} B / ||B||_{S_q}^{1-2c} written through the singular values of B.
@@ -51,12 +44,6 @@ Matrix schatten_direction(const Matrix& b, double q) {
   const double norm = std::pow(s.array().pow(q).sum(), 1.0 / q);
   const Eigen::VectorXd f = (s / norm).array().pow(q - 1.0);
   return svd.matrixU() * f.asDiagonal() * svd.matrixV().transpose();
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 // Two SVDs of matrices with condition number <= ~10 (momentum sums of the gradients above)
@@ -155,15 +142,6 @@ TEST_CASE("freon: q < 1 on a rank-one gradient moves only its direction, by eta"
 
 TEST_CASE("freon: two instances fed the same gradients produce bit-identical iterates", "[freon]") {
   const std::string params = "{lr: 0.05, momentum: 0.8, q: 0.7, schedule: geometric, decay: 0.9}";
-  auto first = muonlab::testing::make_optimizer("freon", params, 7);
-  auto second = muonlab::testing::make_optimizer("freon", params, 7);
-  first->initialize(kFreonBlocks);
-  second->initialize(kFreonBlocks);
-  std::vector<Matrix> w1 = freon_initial(), w2 = freon_initial();
-  for (int t = 0; t < 4; ++t) {
-    const std::vector<Matrix> g = freon_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("freon", params, kFreonBlocks, freon_initial(),
+                                          optim_test::fixed_sequence(freon_gradient), 4, 7);
 }

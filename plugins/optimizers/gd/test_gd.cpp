@@ -8,10 +8,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 // Two blocks of different shapes, as a problem with X (3 x 2) and Y (2 x 2) would declare.
 const std::vector<BlockSpec> kGdBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}};
@@ -41,12 +46,6 @@ std::vector<Matrix> gd_curvatures() {
 void gd_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
   const std::vector<Matrix> a = gd_curvatures(), t = gd_targets();
   for (std::size_t b = 0; b < w.size(); ++b) g[b] = a[b] * (w[b] - t[b]);
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 // Runs `steps` steps of the plugin and of the formula side by side; checks both the

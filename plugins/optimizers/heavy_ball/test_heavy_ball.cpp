@@ -12,30 +12,22 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
+
 // A tall and a wide block.
-const std::vector<BlockSpec> kHeavyBallBlocks = {{"X", 3, 2, ""}, {"Z", 2, 3, ""}};
+const std::vector<BlockSpec> kHeavyBallBlocks = optim_test::tall_wide_blocks();
 
-std::vector<Matrix> heavy_ball_initial() {
-  Matrix x(3, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, z};
-}
+std::vector<Matrix> heavy_ball_initial() { return optim_test::two_block_initial(); }
 
-void heavy_ball_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
-  Matrix ax(3, 3), az(2, 2), tx(3, 2), tz(2, 3);
-  ax << 2.0, 0.5, 0.0, 0.5, 1.0, 0.25, 0.0, 0.25, 3.0;
-  az << 1.5, -0.5, -0.5, 0.5;
-  tx << 1.0, 0.0, 0.0, 1.0, 0.5, -0.5;
-  tz << -0.4, 0.6, 0.9, 0.1, 0.0, -1.0;
-  g[0] = ax * (w[0] - tx);
-  g[1] = az * (w[1] - tz);
-}
+void heavy_ball_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) { optim_test::quadratic_gradients(w, g); }
 
 struct HeavyBallSettings {
   std::function<double(int)> eta;
@@ -58,12 +50,6 @@ class HeavyBallOracle {
   HeavyBallSettings s_;
   std::vector<Matrix> b_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 void check_heavy_ball_against_formula(const std::string& params_yaml, const HeavyBallSettings& settings, int steps) {
   auto optimizer = muonlab::testing::make_optimizer("heavy_ball", params_yaml);
@@ -152,17 +138,12 @@ TEST_CASE("heavy_ball: a zero gradient with weight_decay 0 leaves W unchanged", 
 
 TEST_CASE("heavy_ball: two instances fed the same gradients produce bit-identical iterates", "[heavy_ball]") {
   const std::string params = "{lr: 0.1, momentum: 0.8, dampening: 0.1, weight_decay: 0.05, schedule: cosine, horizon: 4}";
-  auto first = muonlab::testing::make_optimizer("heavy_ball", params);
-  auto second = muonlab::testing::make_optimizer("heavy_ball", params);
-  first->initialize(kHeavyBallBlocks);
-  second->initialize(kHeavyBallBlocks);
-  std::vector<Matrix> w1 = heavy_ball_initial(), w2 = heavy_ball_initial(), g = w1;
-  for (int t = 0; t < 5; ++t) {
-    heavy_ball_gradients(w1, g);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("heavy_ball", params, kHeavyBallBlocks, heavy_ball_initial(),
+                                          [](int, const std::vector<Matrix>& w) {
+                                            std::vector<Matrix> g = w;
+                                            heavy_ball_gradients(w, g);
+                                            return g;
+                                          }, 5);
 }
 
 TEST_CASE("heavy_ball: step() with blocks other than those initialized is an error", "[heavy_ball]") {

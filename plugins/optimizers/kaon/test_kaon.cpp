@@ -14,32 +14,27 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kKaonBlocks = {{"tall", 3, 2, ""}, {"square", 2, 2, ""}, {"wide", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> kaon_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kKaonBlocks = optim_test::tall_square_wide_blocks("tall", "square", "wide");
+
+std::vector<Matrix> kaon_initial() { return optim_test::three_block_initial(); }
 
 std::vector<Matrix> kaon_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kKaonBlocks.size(); ++b) {
+  const auto base = [](std::size_t b) {
     Matrix m = Matrix::Identity(kKaonBlocks[b].rows, kKaonBlocks[b].cols);
     m(0, 0) = 2.0;  // distinct singular values
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
+    return m;
+  };
+  return optim_test::perturbed_identity_gradients(kKaonBlocks, t, optim_test::cos_wave, base);
 }
 
 double chaotic_map(double s, double gain, int iterations) {
@@ -52,12 +47,6 @@ Matrix scrambled_direction(const Matrix& b, double gain, int iterations) {
   Eigen::VectorXd s = svd.singularValues();
   for (Eigen::Index i = 0; i < s.size(); ++i) s(i) = chaotic_map(s(i), gain, iterations);
   return svd.matrixU() * s.asDiagonal() * svd.matrixV().transpose();
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 // The map's derivative a (1 - s^2)(1 - 5 s^2) is at most a = 4.1 in magnitude on the range
@@ -133,15 +122,6 @@ TEST_CASE("kaon: a unit singular value of the normalized buffer is mapped to zer
 
 TEST_CASE("kaon: two instances fed the same gradients produce bit-identical iterates", "[kaon]") {
   const std::string params = "{lr: 0.05, momentum: 0.8, iterations: 3, schedule: geometric, decay: 0.9}";
-  auto first = muonlab::testing::make_optimizer("kaon", params, 7);
-  auto second = muonlab::testing::make_optimizer("kaon", params, 7);
-  first->initialize(kKaonBlocks);
-  second->initialize(kKaonBlocks);
-  std::vector<Matrix> w1 = kaon_initial(), w2 = kaon_initial();
-  for (int t = 0; t < 4; ++t) {
-    const std::vector<Matrix> g = kaon_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("kaon", params, kKaonBlocks, kaon_initial(),
+                                          optim_test::fixed_sequence(kaon_gradient), 4, 7);
 }

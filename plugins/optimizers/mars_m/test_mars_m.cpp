@@ -14,10 +14,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kBlocks = {{"tall", 3, 2, ""}, {"wide", 2, 3, ""}};
 
@@ -115,12 +120,6 @@ std::string yaml(const Settings& s) {
   return "{orthogonalizer: svd, scaling: rms, lr: " + std::to_string(s.lr) + ", momentum: " + std::to_string(s.beta) +
          ", gamma: " + std::to_string(s.gamma) + ", clip_norm: " + std::to_string(s.clip) +
          ", weight_decay: " + std::to_string(s.wd) + ", variant: " + (s.exact ? "exact" : "approx") + "}";
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 // Three steps; returns the final iterate. Every gradient is O(1) and the momentum well

@@ -13,37 +13,25 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-// Tall, square and wide blocks, so that every scaling rule gives distinct factors.
-const std::vector<BlockSpec> kMuonBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> muon_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+// Tall, square and wide blocks, so that every scaling rule gives distinct factors.
+const std::vector<BlockSpec> kMuonBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> muon_initial() { return optim_test::three_block_initial(); }
 
 // G_t = c_b (I_{m x n} + 0.2 P_t) with |P_t(i,j)| <= 1, so ||0.2 P_t||_2 <= 0.2 sqrt(6) < 0.5
 // and every gradient (and every EMA of them) has singular values in [0.5, 1.5] c_b:
 // well conditioned, so its polar factor is unique and stable.
-std::vector<Matrix> muon_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kMuonBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kMuonBlocks[b].rows, kMuonBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i)
-        m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
-}
+std::vector<Matrix> muon_gradient(int t) { return optim_test::perturbed_identity_gradients(kMuonBlocks, t); }
 
 // The oracle polar factor U V^T from Eigen's JacobiSVD (independent of the svd plugin).
 Matrix polar_factor(const Matrix& n) {
@@ -83,12 +71,6 @@ class MuonOracle {
   MuonSettings s_;
   std::vector<Matrix> m_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Two backward-stable SVDs of an input with condition number <= 3 give polar factors that
 // agree to a few times kappa * eps_machine ~ 1e-15 per step; with eta * s <= 1 and W = O(1),
@@ -283,15 +265,6 @@ TEST_CASE("muon: simplified Muon ignores the gradient's scale", "[muon]") {
 
 TEST_CASE("muon: two instances fed the same gradients produce bit-identical iterates", "[muon]") {
   const std::string params = "{momentum: 0.9, nesterov: true, weight_decay: 0.1, scaling: shape}";
-  auto first = muonlab::testing::make_optimizer("muon", params);
-  auto second = muonlab::testing::make_optimizer("muon", params);
-  first->initialize(kMuonBlocks);
-  second->initialize(kMuonBlocks);
-  std::vector<Matrix> w1 = muon_initial(), w2 = muon_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = muon_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("muon", params, kMuonBlocks, muon_initial(),
+                                          optim_test::fixed_sequence(muon_gradient), 5);
 }

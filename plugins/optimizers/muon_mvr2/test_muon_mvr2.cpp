@@ -12,10 +12,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kBlocks = {{"square", 3, 3, ""}, {"wide", 2, 4, ""}};
 
@@ -63,12 +68,6 @@ Matrix polar_factor(const Matrix& m) {
   Eigen::JacobiSVD<Matrix> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
   REQUIRE(svd.singularValues().minCoeff() > 1e-3 * svd.singularValues().maxCoeff());
   return svd.matrixU() * svd.matrixV().transpose();
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 }  // namespace

@@ -11,29 +11,21 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kNesterovBlocks = {{"X", 3, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> nesterov_initial() {
-  Matrix x(3, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, z};
-}
+const std::vector<BlockSpec> kNesterovBlocks = optim_test::tall_wide_blocks();
 
-void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
-  Matrix ax(3, 3), az(2, 2), tx(3, 2), tz(2, 3);
-  ax << 2.0, 0.5, 0.0, 0.5, 1.0, 0.25, 0.0, 0.25, 3.0;
-  az << 1.5, -0.5, -0.5, 0.5;
-  tx << 1.0, 0.0, 0.0, 1.0, 0.5, -0.5;
-  tz << -0.4, 0.6, 0.9, 0.1, 0.0, -1.0;
-  g[0] = ax * (w[0] - tx);
-  g[1] = az * (w[1] - tz);
-}
+std::vector<Matrix> nesterov_initial() { return optim_test::two_block_initial(); }
+
+void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) { optim_test::quadratic_gradients(w, g); }
 
 struct NesterovSettings {
   std::function<double(int)> eta;
@@ -56,12 +48,6 @@ class NesterovOracle {
   NesterovSettings s_;
   std::vector<Matrix> b_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 void check_nesterov_against_formula(const std::string& params_yaml, const NesterovSettings& settings, int steps) {
   auto optimizer = muonlab::testing::make_optimizer("nesterov", params_yaml);
@@ -137,15 +123,10 @@ TEST_CASE("nesterov: a zero gradient with weight_decay 0 leaves W unchanged", "[
 
 TEST_CASE("nesterov: two instances fed the same gradients produce bit-identical iterates", "[nesterov]") {
   const std::string params = "{lr: 0.1, momentum: 0.8, weight_decay: 0.05, schedule: geometric, decay: 0.9}";
-  auto first = muonlab::testing::make_optimizer("nesterov", params);
-  auto second = muonlab::testing::make_optimizer("nesterov", params);
-  first->initialize(kNesterovBlocks);
-  second->initialize(kNesterovBlocks);
-  std::vector<Matrix> w1 = nesterov_initial(), w2 = nesterov_initial(), g = w1;
-  for (int t = 0; t < 5; ++t) {
-    nesterov_gradients(w1, g);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("nesterov", params, kNesterovBlocks, nesterov_initial(),
+                                          [](int, const std::vector<Matrix>& w) {
+                                            std::vector<Matrix> g = w;
+                                            nesterov_gradients(w, g);
+                                            return g;
+                                          }, 5);
 }

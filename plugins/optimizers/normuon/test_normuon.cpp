@@ -12,21 +12,20 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 using muonlab::Vector;
 
 namespace {
 
-const std::vector<BlockSpec> kNorMuonBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> normuon_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kNorMuonBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> normuon_initial() { return optim_test::three_block_initial(); }
 
 // G_t = c_b (B_b + 0.2 P_t) with |P_t(i,j)| <= 1 and B_b with orthonormal columns (or rows):
 // singular values in [0.5, 1.5] c_b as in test_muon.cpp. The row-wise normalization needs
@@ -41,15 +40,10 @@ Matrix tall_base() {
 }
 
 std::vector<Matrix> normuon_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kNorMuonBlocks.size(); ++b) {
-    Matrix m = b == 0 ? tall_base() : Matrix(Matrix::Identity(kNorMuonBlocks[b].rows, kNorMuonBlocks[b].cols));
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
+  const auto base = [](std::size_t b) {
+    return b == 0 ? tall_base() : Matrix(Matrix::Identity(kNorMuonBlocks[b].rows, kNorMuonBlocks[b].cols));
+  };
+  return optim_test::perturbed_identity_gradients(kNorMuonBlocks, t, optim_test::cos_wave, base);
 }
 
 struct NorMuonSettings {
@@ -88,12 +82,6 @@ class NorMuonOracle {
   std::vector<Matrix> m_;
   std::vector<Vector> v_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Polar factors from two SVDs of inputs with condition number <= 3 agree to ~1e-15 in
 // absolute terms; every row of them has norm > 0.2 (see normuon_gradient; checked in the oracle), so
@@ -177,15 +165,6 @@ TEST_CASE("normuon: a zero gradient leaves W unchanged and finite", "[normuon]")
 
 TEST_CASE("normuon: two instances fed the same gradients produce bit-identical iterates", "[normuon]") {
   const std::string params = "{lr: 0.05, weight_decay: 0.1, schedule: cosine, horizon: 4}";
-  auto first = muonlab::testing::make_optimizer("normuon", params);
-  auto second = muonlab::testing::make_optimizer("normuon", params);
-  first->initialize(kNorMuonBlocks);
-  second->initialize(kNorMuonBlocks);
-  std::vector<Matrix> w1 = normuon_initial(), w2 = normuon_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = normuon_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("normuon", params, kNorMuonBlocks, normuon_initial(),
+                                          optim_test::fixed_sequence(normuon_gradient), 5);
 }

@@ -16,33 +16,22 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kPolarBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> polar_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kPolarBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> polar_initial() { return optim_test::three_block_initial(); }
 
 // Well-conditioned gradients (singular values in [0.5, 1.5] c_b, see test_muon.cpp).
-std::vector<Matrix> polar_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kPolarBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kPolarBlocks[b].rows, kPolarBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
-}
+std::vector<Matrix> polar_gradient(int t) { return optim_test::perturbed_identity_gradients(kPolarBlocks, t); }
 
 double nuclear_norm(const Matrix& m) { return Eigen::JacobiSVD<Matrix>(m).singularValues().sum(); }
 
@@ -83,12 +72,6 @@ class PolarOracle {
   PolarSettings s_;
   std::vector<Matrix> m_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Polar factors of inputs with condition number <= 3 agree to ~1e-15 between two SVDs, and
 // nu = <M, U> equals the sum of singular values to the same relative accuracy; nu <= 8 and
@@ -180,15 +163,6 @@ TEST_CASE("polargrad: a zero gradient gives nu = 0 and no step, in both orders",
 
 TEST_CASE("polargrad: two instances fed the same gradients produce bit-identical iterates", "[polargrad]") {
   const std::string params = "{lr: 0.05, momentum: 0.9, weight_decay: 0.1, schedule: cosine, horizon: 3, warmup: 1}";
-  auto first = muonlab::testing::make_optimizer("polargrad", params);
-  auto second = muonlab::testing::make_optimizer("polargrad", params);
-  first->initialize(kPolarBlocks);
-  second->initialize(kPolarBlocks);
-  std::vector<Matrix> w1 = polar_initial(), w2 = polar_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = polar_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("polargrad", params, kPolarBlocks, polar_initial(),
+                                          optim_test::fixed_sequence(polar_gradient), 5);
 }

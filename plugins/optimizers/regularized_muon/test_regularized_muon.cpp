@@ -14,32 +14,25 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-const std::vector<BlockSpec> kRegBlocks = {{"tall", 3, 2, ""}, {"square", 2, 2, ""}, {"wide", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> reg_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+const std::vector<BlockSpec> kRegBlocks = optim_test::tall_square_wide_blocks("tall", "square", "wide");
+
+std::vector<Matrix> reg_initial() { return optim_test::three_block_initial(); }
 
 // Singular values in about [0.5, 1.5] times the block scale: well-conditioned SVDs.
 std::vector<Matrix> reg_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kRegBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kRegBlocks[b].rows, kRegBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(0.8 * i + 1.9 * j + 1.3 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
+  return optim_test::perturbed_identity_gradients(kRegBlocks, t, [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
+    return std::cos(0.8 * i + 1.9 * j + 1.3 * step + static_cast<double>(b));
+  });
 }
 
 Matrix smoothed_polar(const Matrix& n, double lambda, bool relative) {
@@ -48,12 +41,6 @@ Matrix smoothed_polar(const Matrix& n, double lambda, bool relative) {
   const double lam = relative ? lambda * s(0) : lambda;
   for (Eigen::Index i = 0; i < s.size(); ++i) s(i) = s(i) / std::sqrt(s(i) * s(i) + lam * lam);
   return svd.matrixU() * s.asDiagonal() * svd.matrixV().transpose();
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 // Two SVDs of matrices with condition number <= ~5 agree to ~1e-15 relative, and the map
@@ -135,15 +122,6 @@ TEST_CASE("regularized_muon: absolute lambda is gradient descent with step eta /
 
 TEST_CASE("regularized_muon: two instances fed the same gradients produce bit-identical iterates", "[regularized_muon]") {
   const std::string params = "{lr: 0.05, momentum: 0.8, nesterov: true, lambda: 0.1}";
-  auto first = muonlab::testing::make_optimizer("regularized_muon", params, 7);
-  auto second = muonlab::testing::make_optimizer("regularized_muon", params, 7);
-  first->initialize(kRegBlocks);
-  second->initialize(kRegBlocks);
-  std::vector<Matrix> w1 = reg_initial(), w2 = reg_initial();
-  for (int t = 0; t < 4; ++t) {
-    const std::vector<Matrix> g = reg_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("regularized_muon", params, kRegBlocks, reg_initial(),
+                                          optim_test::fixed_sequence(reg_gradient), 4, 7);
 }

@@ -14,35 +14,24 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
 
-// Tall, square and wide blocks, so every LMO factor differs per block.
-const std::vector<BlockSpec> kScionBlocks = {{"X", 3, 2, ""}, {"Y", 2, 2, ""}, {"Z", 2, 3, ""}};
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
-std::vector<Matrix> scion_initial() {
-  Matrix x(3, 2), y(2, 2), z(2, 3);
-  x << 0.5, -1.0, 0.25, 0.75, -0.5, 1.5;
-  y << 1.0, 0.2, -0.3, 0.8;
-  z << 0.1, -0.2, 0.3, 0.4, -0.5, 0.6;
-  return {x, y, z};
-}
+// Tall, square and wide blocks, so every LMO factor differs per block.
+const std::vector<BlockSpec> kScionBlocks = optim_test::tall_square_wide_blocks();
+
+std::vector<Matrix> scion_initial() { return optim_test::three_block_initial(); }
 
 // G_t = c_b (I + 0.2 P_t), |P_t(i,j)| <= 1: singular values in [0.5, 1.5] c_b (see
 // test_muon.cpp), so every polar factor here is well conditioned; averages of them too.
-std::vector<Matrix> scion_gradient(int t) {
-  const double block_scale[] = {1.0, 2.5, 0.4};
-  std::vector<Matrix> g;
-  for (std::size_t b = 0; b < kScionBlocks.size(); ++b) {
-    Matrix m = Matrix::Identity(kScionBlocks[b].rows, kScionBlocks[b].cols);
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) += 0.2 * std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
-    g.push_back(block_scale[b] * m);
-  }
-  return g;
-}
+std::vector<Matrix> scion_gradient(int t) { return optim_test::perturbed_identity_gradients(kScionBlocks, t); }
 
 Matrix sign_of(const Matrix& m) {
   return m.unaryExpr([](double x) { return static_cast<double>((x > 0) - (x < 0)); });
@@ -74,12 +63,6 @@ class ScionOracle {
   ScionSettings s_;
   std::vector<Matrix> d_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Polar factors of inputs with condition number <= 3 from two backward-stable SVDs agree to
 // ~1e-15; multiplied by eta * radius * c <= 0.5 and summed over a few steps on O(1) entries,
@@ -193,15 +176,6 @@ TEST_CASE("scion: constrained steps keep W inside the spectral ball of radius rh
 
 TEST_CASE("scion: two instances fed the same gradients produce bit-identical iterates", "[scion]") {
   const std::string params = "{lr: 0.05, alpha: 0.2, radius: 3, schedule: cosine, horizon: 4}";
-  auto first = muonlab::testing::make_optimizer("scion", params);
-  auto second = muonlab::testing::make_optimizer("scion", params);
-  first->initialize(kScionBlocks);
-  second->initialize(kScionBlocks);
-  std::vector<Matrix> w1 = scion_initial(), w2 = scion_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = scion_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("scion", params, kScionBlocks, scion_initial(),
+                                          optim_test::fixed_sequence(scion_gradient), 5);
 }

@@ -13,10 +13,15 @@
 
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kSignBlocks = {{"X", 3, 2, ""}, {"Z", 2, 3, ""}};
 
@@ -69,12 +74,6 @@ class SignOracle {
   SignSettings s_;
   std::vector<Matrix> m_;
 };
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
-}
 
 // Returns how many entries over all steps had sign(M) != sign(G) (Signum differs from signSGD).
 int check_sign_against_formula(const std::string& params_yaml, const SignSettings& settings, int steps,
@@ -169,15 +168,6 @@ TEST_CASE("signsgd: a zero gradient with weight_decay 0 leaves W unchanged", "[s
 
 TEST_CASE("signsgd: two instances fed the same gradients produce bit-identical iterates", "[signsgd]") {
   const std::string params = "{lr: 0.05, momentum: 0.8, weight_decay: 0.1, schedule: geometric, decay: 0.9}";
-  auto first = muonlab::testing::make_optimizer("signsgd", params);
-  auto second = muonlab::testing::make_optimizer("signsgd", params);
-  first->initialize(kSignBlocks);
-  second->initialize(kSignBlocks);
-  std::vector<Matrix> w1 = sign_initial(), w2 = sign_initial();
-  for (int t = 0; t < 5; ++t) {
-    const std::vector<Matrix> g = sign_gradient(t);
-    first->step(t, w1, g);
-    second->step(t, w2, g);
-    REQUIRE(max_abs_diff(w1, w2) == 0.0);
-  }
+  optim_test::require_identical_instances("signsgd", params, kSignBlocks, sign_initial(),
+                                          optim_test::fixed_sequence(sign_gradient), 5);
 }

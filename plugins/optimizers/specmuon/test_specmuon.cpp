@@ -24,11 +24,16 @@
 #include "runner.hpp"
 #include "test_support.hpp"
 
+#include "../common/optimizer_test_support.hpp"
+
 using muonlab::BlockSpec;
 using muonlab::Matrix;
 using muonlab::Vector;
 
 namespace {
+
+namespace optim_test = muonlab::optim_test;
+using optim_test::max_abs_diff;
 
 const std::vector<BlockSpec> kSpecBlocks = {{"tall", 5, 3, ""}, {"wide", 3, 5, ""}};
 
@@ -125,12 +130,6 @@ void step_with_loss(muonlab::OptimizerHandle& optimizer, int t, double loss, std
                     const std::vector<Matrix>& g) {
   const muonlab::GradientOracleAbi oracle = loss_only(loss);
   optimizer.step(t, w, g, &oracle);
-}
-
-double max_abs_diff(const std::vector<Matrix>& a, const std::vector<Matrix>& b) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).cwiseAbs().maxCoeff());
-  return worst;
 }
 
 double max_abs(const std::vector<Matrix>& a) {
