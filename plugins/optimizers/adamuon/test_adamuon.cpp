@@ -75,21 +75,9 @@ class AdaMuonOracle {
 constexpr double kAdaMuonTolerance = 1e-11;
 
 void check_adamuon_against_formula(const std::string& params_yaml, const AdaMuonSettings& settings, int steps) {
-  auto optimizer = muonlab::testing::make_optimizer("adamuon", params_yaml);
-  REQUIRE(optimizer->diagnostics().size() == 1);
-  REQUIRE(optimizer->diagnostics()[0].name == "lr");
-  optimizer->initialize(kAdaMuonBlocks);
   AdaMuonOracle oracle(settings);
-  std::vector<Matrix> w = adamuon_initial(), expected = adamuon_initial();
-  for (int t = 0; t < steps; ++t) {
-    const std::vector<Matrix> g = adamuon_gradient(t);
-    optimizer->step(t, w, g);
-    oracle.step(t, expected, g);
-    REQUIRE(max_abs_diff(w, expected) <= kAdaMuonTolerance);
-    double used = 0.0;
-    optimizer->read_diagnostics(&used);
-    REQUIRE(used == Approx(settings.eta(t)).epsilon(1e-15));
-  }
+  optim_test::require_matches_oracle("adamuon", params_yaml, kAdaMuonBlocks, adamuon_initial(), adamuon_gradient, oracle, settings.eta, steps,
+                                     kAdaMuonTolerance);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   quadratic_gradients(w, g)                          G = A (W - T) on the tall and wide blocks
 //   max_abs_diff(a, b)
 //   require_identical_instances(...)                   two instances, same gradients, same iterates
+//   require_matches_oracle(...)                        the plugin and a test's oracle side by side
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -125,6 +126,30 @@ inline void require_identical_instances(const std::string& optimizer, const std:
 // GradientOf for a fixed sequence G_t that ignores the iterate.
 inline GradientOf fixed_sequence(std::function<std::vector<Matrix>(int t)> sequence) {
   return [sequence](int t, const std::vector<Matrix>&) { return sequence(t); };
+}
+
+// Steps the plugin and a test's own oracle (anything with step(t, W, G)) side by side on the
+// fixed sequence G_t: the plugin reports exactly one diagnostic, "lr"; after every step the
+// iterates agree to `tolerance` and "lr" equals eta(t) to a relative 1e-15.
+template <class Oracle>
+void require_matches_oracle(const std::string& optimizer_name, const std::string& params,
+                            const std::vector<BlockSpec>& blocks, const std::vector<Matrix>& initial,
+                            const std::function<std::vector<Matrix>(int t)>& gradient, Oracle& oracle,
+                            const std::function<double(int t)>& eta, int steps, double tolerance) {
+  auto optimizer = testing::make_optimizer(optimizer_name, params);
+  REQUIRE(optimizer->diagnostics().size() == 1);
+  REQUIRE(optimizer->diagnostics()[0].name == "lr");
+  optimizer->initialize(blocks);
+  std::vector<Matrix> w = initial, expected = initial;
+  for (int t = 0; t < steps; ++t) {
+    const std::vector<Matrix> g = gradient(t);
+    optimizer->step(t, w, g);
+    oracle.step(t, expected, g);
+    REQUIRE(max_abs_diff(w, expected) <= tolerance);
+    double used = 0.0;
+    optimizer->read_diagnostics(&used);
+    REQUIRE(used == Approx(eta(t)).epsilon(1e-15));
+  }
 }
 
 }  // namespace muonlab::optim_test

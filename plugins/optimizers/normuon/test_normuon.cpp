@@ -92,21 +92,9 @@ class NorMuonOracle {
 constexpr double kNorMuonTolerance = 1e-12;
 
 void check_normuon_against_formula(const std::string& params_yaml, const NorMuonSettings& settings, int steps) {
-  auto optimizer = muonlab::testing::make_optimizer("normuon", params_yaml);
-  REQUIRE(optimizer->diagnostics().size() == 1);
-  REQUIRE(optimizer->diagnostics()[0].name == "lr");
-  optimizer->initialize(kNorMuonBlocks);
   NorMuonOracle oracle(settings);
-  std::vector<Matrix> w = normuon_initial(), expected = normuon_initial();
-  for (int t = 0; t < steps; ++t) {
-    const std::vector<Matrix> g = normuon_gradient(t);
-    optimizer->step(t, w, g);
-    oracle.step(t, expected, g);
-    REQUIRE(max_abs_diff(w, expected) <= kNorMuonTolerance);
-    double used = 0.0;
-    optimizer->read_diagnostics(&used);
-    REQUIRE(used == Approx(settings.eta(t)).epsilon(1e-15));
-  }
+  optim_test::require_matches_oracle("normuon", params_yaml, kNorMuonBlocks, normuon_initial(), normuon_gradient, oracle, settings.eta, steps,
+                                     kNorMuonTolerance);
 }
 
 }  // namespace

@@ -71,21 +71,9 @@ class ScionOracle {
 constexpr double kScionTolerance = 1e-12;
 
 void check_scion_against_formula(const std::string& params_yaml, const ScionSettings& settings, int steps) {
-  auto optimizer = muonlab::testing::make_optimizer("scion", params_yaml);
-  REQUIRE(optimizer->diagnostics().size() == 1);
-  REQUIRE(optimizer->diagnostics()[0].name == "lr");
-  optimizer->initialize(kScionBlocks);
   ScionOracle oracle(settings);
-  std::vector<Matrix> w = scion_initial(), expected = scion_initial();
-  for (int t = 0; t < steps; ++t) {
-    const std::vector<Matrix> g = scion_gradient(t);
-    optimizer->step(t, w, g);
-    oracle.step(t, expected, g);
-    REQUIRE(max_abs_diff(w, expected) <= kScionTolerance);
-    double used = 0.0;
-    optimizer->read_diagnostics(&used);
-    REQUIRE(used == Approx(settings.eta(t)).epsilon(1e-15));
-  }
+  optim_test::require_matches_oracle("scion", params_yaml, kScionBlocks, scion_initial(), scion_gradient, oracle, settings.eta, steps,
+                                     kScionTolerance);
 }
 
 }  // namespace
