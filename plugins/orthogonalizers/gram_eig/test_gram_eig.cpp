@@ -12,30 +12,19 @@
 
 #include "test_support.hpp"
 
+#include "../common/polar_test_support.hpp"
+
 namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
-
-struct Factors {
-  Matrix u, v;  // orthonormal columns
-};
-
-Factors haar_factors(Eigen::Index rows, Eigen::Index cols, Eigen::Index rank, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  return Factors{muonlab::haar_orthonormal(rows, rank, rng), muonlab::haar_orthonormal(cols, rank, rng)};
-}
-
-Matrix compose(const Factors& f, const Vector& s) { return f.u * s.asDiagonal() * f.v.transpose(); }
+using muonlab::orth_test::Factors;
+using muonlab::orth_test::haar_factors;
+using muonlab::orth_test::compose;
+using muonlab::orth_test::apply;
 
 // U_k V_k^T of the first k factors.
 Matrix leading_polar(const Factors& f, Eigen::Index k) { return f.u.leftCols(k) * f.v.leftCols(k).transpose(); }
-
-Matrix apply(muonlab::OrthogonalizerHandle& orthogonalizer, const Matrix& gradient) {
-  Matrix output = Matrix::Constant(gradient.rows(), gradient.cols(), std::numeric_limits<double>::quiet_NaN());
-  orthogonalizer.apply(gradient, output);
-  return output;
-}
 
 }  // namespace
 

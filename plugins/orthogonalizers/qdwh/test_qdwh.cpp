@@ -15,35 +15,19 @@
 #include "qdwh_polar.hpp"
 #include "test_support.hpp"
 
+#include "../common/polar_test_support.hpp"
+
 namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
 namespace qdwh = muonlab::orth::qdwh;
-
-struct Factors {
-  Matrix u, v;  // orthonormal columns
-};
-
-Factors haar_factors(Eigen::Index rows, Eigen::Index cols, Eigen::Index rank, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  return Factors{muonlab::haar_orthonormal(rows, rank, rng), muonlab::haar_orthonormal(cols, rank, rng)};
-}
-
-Matrix compose(const Factors& f, const Vector& s) { return f.u * s.asDiagonal() * f.v.transpose(); }
-
-// Singular values geometrically spaced from 1 down to 1 / kappa.
-Vector geometric_spectrum(Eigen::Index p, double kappa) {
-  Vector s(p);
-  for (Eigen::Index i = 0; i < p; ++i) s(i) = std::pow(kappa, -static_cast<double>(i) / static_cast<double>(p - 1));
-  return s;
-}
-
-Matrix apply(muonlab::OrthogonalizerHandle& orthogonalizer, const Matrix& gradient) {
-  Matrix output = Matrix::Constant(gradient.rows(), gradient.cols(), std::numeric_limits<double>::quiet_NaN());
-  orthogonalizer.apply(gradient, output);
-  return output;
-}
+using muonlab::orth_test::Factors;
+using muonlab::orth_test::haar_factors;
+using muonlab::orth_test::compose;
+using muonlab::orth_test::geometric_spectrum;
+using muonlab::orth_test::apply;
+using muonlab::orth_test::orthonormality_defect;
 
 // Runs the header class directly, to read its report.
 struct DirectRun {
@@ -58,11 +42,6 @@ DirectRun run_direct(const Matrix& g, const qdwh::Settings& settings) {
                 muonlab::MatrixMap(run.output.data(), g.rows(), g.cols()), settings);
   run.report = polar.report();
   return run;
-}
-
-double orthonormality_defect(const Matrix& o) {
-  const Matrix gram = o.rows() >= o.cols() ? Matrix(o.transpose() * o) : Matrix(o * o.transpose());
-  return (gram - Matrix::Identity(gram.rows(), gram.cols())).norm();
 }
 
 }  // namespace

@@ -13,16 +13,13 @@
 
 #include "test_support.hpp"
 
+#include "../common/polar_test_support.hpp"
+
 namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
-
-Matrix apply(muonlab::OrthogonalizerHandle& orthogonalizer, const Matrix& gradient) {
-  Matrix output = Matrix::Constant(gradient.rows(), gradient.cols(), std::numeric_limits<double>::quiet_NaN());
-  orthogonalizer.apply(gradient, output);
-  return output;
-}
+using muonlab::orth_test::apply;
 
 std::unique_ptr<muonlab::OrthogonalizerHandle> make(double c, const std::string& normalization) {
   return muonlab::testing::make_orthogonalizer(

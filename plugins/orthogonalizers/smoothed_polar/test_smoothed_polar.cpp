@@ -13,16 +13,13 @@
 
 #include "test_support.hpp"
 
+#include "../common/polar_test_support.hpp"
+
 namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
-
-Matrix apply(muonlab::OrthogonalizerHandle& orthogonalizer, const Matrix& gradient) {
-  Matrix output = Matrix::Constant(gradient.rows(), gradient.cols(), std::numeric_limits<double>::quiet_NaN());
-  orthogonalizer.apply(gradient, output);
-  return output;
-}
+using muonlab::orth_test::apply;
 
 Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -12,41 +12,22 @@
 
 #include "test_support.hpp"
 
+#include "../common/polar_test_support.hpp"
+
 namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
-
-struct Factors {
-  Matrix u, v;  // orthonormal columns
-};
-
-Factors haar_factors(Eigen::Index rows, Eigen::Index cols, Eigen::Index rank, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Factors f;
-  f.u = muonlab::haar_orthonormal(rows, rank, rng);
-  f.v = muonlab::haar_orthonormal(cols, rank, rng);
-  return f;
-}
-
-Matrix compose(const Factors& f, const Vector& s) { return f.u * s.asDiagonal() * f.v.transpose(); }
+using muonlab::orth_test::Factors;
+using muonlab::orth_test::haar_factors;
+using muonlab::orth_test::compose;
+using muonlab::orth_test::apply;
+using muonlab::orth_test::orthonormality_defect;
 
 // Singular values evenly spaced in [1, 10]: condition number 10.
 Matrix well_conditioned(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   const Eigen::Index p = std::min(rows, cols);
   return compose(haar_factors(rows, cols, p, seed), Vector::LinSpaced(p, 10.0, 1.0));
-}
-
-// Output pre-filled with NaN so that an entry the plugin forgets to write is caught.
-Matrix apply(muonlab::OrthogonalizerHandle& orthogonalizer, const Matrix& gradient) {
-  Matrix output = Matrix::Constant(gradient.rows(), gradient.cols(), std::numeric_limits<double>::quiet_NaN());
-  orthogonalizer.apply(gradient, output);
-  return output;
-}
-
-double orthonormality_defect(const Matrix& o) {
-  const Matrix gram = o.rows() >= o.cols() ? Matrix(o.transpose() * o) : Matrix(o * o.transpose());
-  return (gram - Matrix::Identity(gram.rows(), gram.cols())).norm();
 }
 
 }  // namespace
