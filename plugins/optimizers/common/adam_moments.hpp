@@ -10,11 +10,17 @@
 // plugins, so results are bit-identical to the inline code they replace.
 #pragma once
 
+#include <muonlab/plugin.hpp>
 #include <muonlab/types.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "block_check.hpp"
+#include "step_schedule.hpp"
 
 namespace muonlab::optim {
 
@@ -82,6 +88,53 @@ class AdamMoments {
   const double beta1_, beta2_, eps_;
   std::vector<Matrix> first_, second_;  // m and v, one per block
   std::int64_t steps_taken_ = 0;
+};
+
+// The optimizer shared by adam and adamw: the schedule, the moments, weight_decay and the
+// "lr" diagnostic. A derived plugin writes update_block, its element-wise pass over one block
+// (where the weight decay enters: coupled into g, or decoupled on W).
+class AdamOptimizer : public Optimizer {
+ public:
+  AdamOptimizer(const Params& params, std::string name)
+      : name_(std::move(name)),
+        schedule_(StepSchedule::from_params(params, name_)),
+        moments_(params.real("beta1"), params.real("beta2"), params.real("eps")),
+        weight_decay_(params.real("weight_decay")) {}
+
+  void initialize(const std::vector<BlockSpec>& blocks) override {
+    blocks_ = blocks;
+    moments_.initialize(blocks);
+  }
+
+  void step(std::int64_t iteration, Blocks params, ConstBlocks grads) override {
+    check_block_shapes(name_, blocks_, params, grads);
+    eta_ = schedule_.at(iteration);
+    // The bias correction counts the updates folded into m and v (t = 1 on the first step).
+    const AdamBiasCorrection correction = moments_.advance();
+    for (std::size_t b = 0; b < params.size(); ++b) {
+      update_block(params[b], grads[b], moments_.first(b), moments_.second(b), correction);
+    }
+  }
+
+  std::vector<ScalarSpec> diagnostics() const override { return {{"lr", "1", "step size eta_t used at this step"}}; }
+  void read_diagnostics(double* values) const override { values[0] = eta_; }
+
+ protected:
+  // One pass over a block: W from G, its moments m and v, this step's bias corrections.
+  virtual void update_block(MatrixMap w, ConstMatrixMap grad, Matrix& m, Matrix& v,
+                            const AdamBiasCorrection& correction) const = 0;
+
+  double eta() const { return eta_; }  // eta_t of the current step
+  double weight_decay() const { return weight_decay_; }
+  const AdamMoments& moments() const { return moments_; }
+
+ private:
+  const std::string name_;
+  const StepSchedule schedule_;
+  AdamMoments moments_;
+  const double weight_decay_;
+  std::vector<BlockSpec> blocks_;
+  double eta_ = 0.0;
 };
 
 }  // namespace muonlab::optim
