@@ -9,9 +9,12 @@
 //   max_abs_diff(a, b)
 //   require_identical_instances(...)                   two instances, same gradients, same iterates
 //   require_matches_oracle(...)                        the plugin and a test's oracle side by side
+//   SampledGradient                                    g(W; xi_s) served through the core's gradient oracle ABI
 #pragma once
 
 #include <catch2/catch.hpp>
+
+#include <muonlab/boundary.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -151,5 +154,36 @@ void require_matches_oracle(const std::string& optimizer_name, const std::string
     REQUIRE(used == Approx(eta(t)).epsilon(1e-15));
   }
 }
+
+// A stochastic gradient g(W; xi_s) for the optimizers that ask the core's gradient oracle for
+// the current sample's gradient at another point (MARS-M, Muon-MVR2). A test derives it and
+// writes gradient(b, W, s); the test sets `sample` before each step, and oracle_calls counts
+// the oracle's calls.
+struct SampledGradient {
+  int sample = 0;
+  int oracle_calls = 0;
+
+  virtual ~SampledGradient() = default;
+  virtual Matrix gradient(std::size_t b, const Matrix& w, int s) const = 0;
+
+  std::vector<Matrix> gradients(const std::vector<Matrix>& w, int s) const {
+    std::vector<Matrix> g;
+    for (std::size_t b = 0; b < w.size(); ++b) g.push_back(gradient(b, w[b], s));
+    return g;
+  }
+
+  static int oracle(void* context, const MatrixView* points, MatrixView* grads, std::uint32_t count,
+                    ErrorBuffer* /*error*/) {
+    auto* self = static_cast<SampledGradient*>(context);
+    ++self->oracle_calls;
+    for (std::uint32_t b = 0; b < count; ++b) {
+      const Matrix w = ConstMatrixMap(points[b].data, points[b].rows, points[b].cols);
+      MatrixMap(grads[b].data, grads[b].rows, grads[b].cols) = self->gradient(b, w, self->sample);
+    }
+    return 0;
+  }
+
+  GradientOracleAbi abi() { return {this, &oracle}; }
+};
 
 }  // namespace muonlab::optim_test

@@ -27,10 +27,8 @@ using optim_test::max_abs_diff;
 const std::vector<BlockSpec> kBlocks = {{"tall", 3, 2, ""}, {"wide", 2, 3, ""}};
 
 // g(W; xi_t) = A_b (W - T_b) + xi_t,b with a fixed well-conditioned A_b (rows x rows).
-struct StochasticQuadratic {
+struct StochasticQuadratic : optim_test::SampledGradient {
   std::vector<Matrix> a, target;
-  int sample = 0;      // the current step's sample, set by the test before each step
-  int oracle_calls = 0;
 
   StochasticQuadratic() {
     for (const BlockSpec& b : kBlocks) {
@@ -49,23 +47,7 @@ struct StochasticQuadratic {
       for (Eigen::Index i = 0; i < x.rows(); ++i) x(i, j) = 0.3 * std::cos(0.7 * i - 1.1 * j + 2.3 * s + b);
     return x;
   }
-  Matrix gradient(std::size_t b, const Matrix& w, int s) const { return a[b] * (w - target[b]) + shift(b, s); }
-  std::vector<Matrix> gradients(const std::vector<Matrix>& w, int s) const {
-    std::vector<Matrix> g;
-    for (std::size_t b = 0; b < w.size(); ++b) g.push_back(gradient(b, w[b], s));
-    return g;
-  }
-  static int oracle(void* context, const muonlab::MatrixView* points, muonlab::MatrixView* grads, std::uint32_t count,
-                    muonlab::ErrorBuffer* /*error*/) {
-    auto* self = static_cast<StochasticQuadratic*>(context);
-    ++self->oracle_calls;
-    for (std::uint32_t b = 0; b < count; ++b) {
-      const Matrix w = muonlab::ConstMatrixMap(points[b].data, points[b].rows, points[b].cols);
-      muonlab::MatrixMap(grads[b].data, grads[b].rows, grads[b].cols) = self->gradient(b, w, self->sample);
-    }
-    return 0;
-  }
-  muonlab::GradientOracleAbi abi() { return {this, &oracle}; }
+  Matrix gradient(std::size_t b, const Matrix& w, int s) const override { return a[b] * (w - target[b]) + shift(b, s); }
 };
 
 std::vector<Matrix> initial_point() {

@@ -25,11 +25,8 @@ using optim_test::max_abs_diff;
 const std::vector<BlockSpec> kBlocks = {{"square", 3, 3, ""}, {"wide", 2, 4, ""}};
 
 // g(W; xi_s) = D_b (W - T_b) + xi_s,b: a diagonal quadratic plus a sample-dependent shift.
-struct ShiftedQuadratic {
-  int sample = 0;
-  int oracle_calls = 0;
-
-  Matrix gradient(std::size_t b, const Matrix& w, int s) const {
+struct ShiftedQuadratic : optim_test::SampledGradient {
+  Matrix gradient(std::size_t b, const Matrix& w, int s) const override {
     Matrix g(w.rows(), w.cols());
     for (Eigen::Index j = 0; j < w.cols(); ++j)
       for (Eigen::Index i = 0; i < w.rows(); ++i) {
@@ -39,22 +36,6 @@ struct ShiftedQuadratic {
       }
     return g;
   }
-  std::vector<Matrix> gradients(const std::vector<Matrix>& w, int s) const {
-    std::vector<Matrix> g;
-    for (std::size_t b = 0; b < w.size(); ++b) g.push_back(gradient(b, w[b], s));
-    return g;
-  }
-  static int oracle(void* context, const muonlab::MatrixView* points, muonlab::MatrixView* grads, std::uint32_t count,
-                    muonlab::ErrorBuffer* /*error*/) {
-    auto* self = static_cast<ShiftedQuadratic*>(context);
-    ++self->oracle_calls;
-    for (std::uint32_t b = 0; b < count; ++b) {
-      const Matrix w = muonlab::ConstMatrixMap(points[b].data, points[b].rows, points[b].cols);
-      muonlab::MatrixMap(grads[b].data, grads[b].rows, grads[b].cols) = self->gradient(b, w, self->sample);
-    }
-    return 0;
-  }
-  muonlab::GradientOracleAbi abi() { return {this, &oracle}; }
 };
 
 std::vector<Matrix> initial_point() {
