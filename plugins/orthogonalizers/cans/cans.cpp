@@ -9,14 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "../common/polynomial_iteration.hpp"
+#include "../common/scheduled_iteration.hpp"
 #include "../common/schedules.hpp"
 
 namespace {
 
-using muonlab::ConstMatrixMap;
-using muonlab::MatrixMap;
-using muonlab::OrthogonalizerCost;
 namespace ns = muonlab::newton_schulz;
 
 // The minimax-optimal odd cubic p(x) = a x + b x^3 approximating 1 on [l, u], 0 < l <= u:
@@ -62,27 +59,13 @@ std::vector<ns::OddPolynomial> schedule_for(const muonlab::Params& params) {
   throw std::invalid_argument("unknown CANS variant '" + variant + "'");
 }
 
-class ChebyshevNewtonSchulz final : public muonlab::Orthogonalizer {
+// X0 = G / (||G||_F + eps) on the wide orientation (further divided by ||X0 X0^T||_F^{1/2}
+// with the Gelfand normalization), then the schedule's steps (steps 0: the schedule's length).
+class ChebyshevNewtonSchulz final : public ns::ScheduledIteration {
  public:
   ChebyshevNewtonSchulz(const muonlab::Params& params, const muonlab::CreateContext&)
-      : schedule_(schedule_for(params)),
-        steps_(params.integer("steps") == 0 ? schedule_.size() : params.integer("steps")),
-        normalization_{1.0, params.real("eps"), params.text("normalization") == "gelfand"} {}
-
-  // X0 = G / (||G||_F + eps) on the wide orientation (further divided by ||X0 X0^T||_F^{1/2}
-  // with the Gelfand normalization), then the schedule's steps.
-  void apply(ConstMatrixMap gradient, MatrixMap output) override {
-    cost_ = iteration_.run(gradient, output, schedule_, steps_, normalization_);
-  }
-
-  OrthogonalizerCost last_cost() const override { return cost_; }
-
- private:
-  ns::Schedule schedule_;
-  std::int64_t steps_;
-  ns::Normalization normalization_;
-  ns::PolynomialIteration iteration_;
-  OrthogonalizerCost cost_;
+      : ScheduledIteration(ns::Schedule(schedule_for(params)), params.integer("steps"),
+                           ns::Normalization{1.0, params.real("eps"), params.text("normalization") == "gelfand"}) {}
 };
 
 const muonlab::ParamSpec kParams[] = {
@@ -90,9 +73,9 @@ const muonlab::ParamSpec kParams[] = {
      "quintic_table|cubic",
      "quintic_table: the published 5-step quintic schedule (Emerging-Optimizers 'cans'); cubic: optimal odd cubics "
      "on the shrinking interval [l_k, 2 - l_k] from [lower_bound, 1]"},
-    {"steps", muonlab::ParamType::Integer, "0", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "number of iterations; 0 = 5 for quintic_table, and for cubic the fewest whose guaranteed interval lies in "
-     "[1 - delta, 1 + delta]; quintic_table steps past 5 repeat its last triple"},
+    ns::steps_param("0", 0.0,
+                    "number of iterations; 0 = 5 for quintic_table, and for cubic the fewest whose guaranteed "
+                    "interval lies in [1 - delta, 1 + delta]; quintic_table steps past 5 repeat its last triple"),
     {"lower_bound", muonlab::ParamType::Real, "1.0e-3", 0.0, 1.0,
      muonlab::kParamLowExclusive | muonlab::kParamHighExclusive, nullptr,
      "cubic: assumed lower bound of the normalized singular values (smaller ones are not lifted)"},
@@ -101,8 +84,7 @@ const muonlab::ParamSpec kParams[] = {
     {"normalization", muonlab::ParamType::Choice, "frobenius", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
      "frobenius|gelfand",
      "frobenius: X0 = G / (||G||_F + eps); gelfand: then divide by ||X0 X0^T||_F^{1/2} >= sigma_max (no extra GEMM)"},
-    {"eps", muonlab::ParamType::Real, "1.0e-7", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "guard in the normalization X0 = G / (||G||_F + eps)"},
+    ns::eps_param(),
 };
 
 }  // namespace

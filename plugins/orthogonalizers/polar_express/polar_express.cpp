@@ -7,14 +7,11 @@
 #include <string>
 #include <utility>
 
-#include "../common/polynomial_iteration.hpp"
+#include "../common/scheduled_iteration.hpp"
 #include "../common/schedules.hpp"
 
 namespace {
 
-using muonlab::ConstMatrixMap;
-using muonlab::MatrixMap;
-using muonlab::OrthogonalizerCost;
 namespace ns = muonlab::newton_schulz;
 
 // The table named by `variant`, with the input safety factor it was designed for.
@@ -24,30 +21,17 @@ ns::NamedSchedule variant_schedule(const std::string& variant) {
   throw std::invalid_argument("unknown Polar Express variant '" + variant + "'");
 }
 
-class PolarExpress final : public muonlab::Orthogonalizer {
+// X0 = G / (s ||G||_F + eps) on the wide orientation, then the table's quintic steps.
+class PolarExpress final : public ns::ScheduledIteration {
  public:
   PolarExpress(const muonlab::Params& params, const muonlab::CreateContext&)
       : PolarExpress(variant_schedule(params.text("variant")), params.integer("steps"), params.real("eps")) {}
 
-  // X0 = G / (s ||G||_F + eps) on the wide orientation, then the table's quintic steps.
-  void apply(ConstMatrixMap gradient, MatrixMap output) override {
-    cost_ = iteration_.run(gradient, output, schedule_, steps_, normalization_);
-  }
-
-  OrthogonalizerCost last_cost() const override { return cost_; }
-
  private:
   // steps == 0 runs the whole table.
   PolarExpress(ns::NamedSchedule table, std::int64_t steps, double eps)
-      : steps_(steps == 0 ? table.default_steps : steps),
-        schedule_(std::move(table.schedule)),
-        normalization_{table.safety, eps, false} {}
-
-  std::int64_t steps_;
-  ns::Schedule schedule_;
-  ns::Normalization normalization_;
-  ns::PolynomialIteration iteration_;
-  OrthogonalizerCost cost_;
+      : ScheduledIteration(std::move(table.schedule), steps == 0 ? table.default_steps : steps,
+                           ns::Normalization{table.safety, eps, false}) {}
 };
 
 const muonlab::ParamSpec kParams[] = {
@@ -55,11 +39,10 @@ const muonlab::ParamSpec kParams[] = {
      "five_step|eight_step",
      "five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, safety "
      "1.01 (paper; converges to U V^T for sigma >= 1e-3 ||G||_F)"},
-    {"steps", muonlab::ParamType::Integer, "0", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "number of quintic iterations (3 GEMMs each); 0 = the variant's table length (5 or 8); steps past the "
-     "table repeat its last triple"},
-    {"eps", muonlab::ParamType::Real, "1.0e-7", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "guard in the normalization X0 = G / (s ||G||_F + eps), s = 1.02 or 1.01 by variant"},
+    ns::steps_param("0", 0.0,
+                    "number of quintic iterations (3 GEMMs each); 0 = the variant's table length (5 or 8); steps "
+                    "past the table repeat its last triple"),
+    ns::eps_param("guard in the normalization X0 = G / (s ||G||_F + eps), s = 1.02 or 1.01 by variant"),
 };
 
 }  // namespace
