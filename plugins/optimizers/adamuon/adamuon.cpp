@@ -30,18 +30,17 @@ struct BlockState {
   Matrix second_moment;      // V
 };
 
-class AdaMuon final : public muonlab::Optimizer {
+class AdaMuon final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   AdaMuon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         muon_(params, kName, optim::MomentumForm::Ema, /*optional_momentum=*/false),
         beta2_(params.real("beta2")),
         eps_(params.real("eps")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
+    reset_blocks(blocks);
     muon_.initialize(blocks);
-    state_.assign(blocks.size(), BlockState{});
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const std::int64_t m = blocks[b].rows, n = blocks[b].cols;
       state_[b].target_norm = std::sqrt(static_cast<double>(std::min(m, n)));
@@ -51,8 +50,7 @@ class AdaMuon final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     ++steps_taken_;
     const double correction = 1.0 - std::pow(beta2_, static_cast<double>(steps_taken_));
     for (std::size_t b = 0; b < params.size(); ++b) {
@@ -84,13 +82,9 @@ class AdaMuon final : public muonlab::Optimizer {
     update *= target_norm / (update.norm() + eps_);
   }
 
-  const optim::StepSchedule schedule_;
   optim::MuonBlocks muon_;  // momentum, O and s of each block, the final update
   const double beta2_, eps_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
   std::int64_t steps_taken_ = 0;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

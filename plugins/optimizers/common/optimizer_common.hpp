@@ -4,6 +4,7 @@
 #pragma once
 
 #include "block_check.hpp"
+#include "blockwise_optimizer.hpp"
 #include "decoupled_update.hpp"
 #include "momentum.hpp"
 #include "param_specs.hpp"

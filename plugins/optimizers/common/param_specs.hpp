@@ -4,7 +4,7 @@
 //
 //   const muonlab::ParamSpec kParams[] = {
 //       optim::lr_param("0.1"),
-//       MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),   // schedule, decay, horizon, final_fraction, warmup, lr_list
+//       MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),  // schedule, decay, horizon, final_fraction, warmup, lr_list
 //       optim::decoupled_weight_decay_param("0"),   // doc "decoupled: W <- (1 - eta_t * weight_decay) W"
 //       ...
 //   };

@@ -65,10 +65,10 @@ void orthonormalize_columns(Matrix& p, Vector& coefficients) {
   }
 }
 
-class Dion final : public muonlab::Optimizer {
+class Dion final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   Dion(const muonlab::Params& params, const muonlab::CreateContext& context)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         mu_(params.real("momentum")),
         rank_(params.integer("rank")),
         scaling_(optim::parse_shape_scaling(params.text("scaling"), kName)),
@@ -76,8 +76,7 @@ class Dion final : public muonlab::Optimizer {
         seed_(context.seed) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.assign(blocks.size(), BlockState{});
+    reset_blocks(blocks);
     std::mt19937_64 rng(seed_);
     std::normal_distribution<double> normal(0.0, 1.0);  // one stream of draws for all blocks
     for (std::size_t b = 0; b < blocks.size(); ++b) {
@@ -95,8 +94,7 @@ class Dion final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       s.error += grads[b];  // B
@@ -104,11 +102,6 @@ class Dion final : public muonlab::Optimizer {
       optim::decoupled_update(params[b], eta_, weight_decay_, eta_ * s.scale, s.update);
     }
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   // r = rank capped at min(m, n); rank 0 means min(m, n) (rank_fraction 1 of the reference).
@@ -141,15 +134,11 @@ class Dion final : public muonlab::Optimizer {
     s.update.noalias() = s.left * s.basis.transpose();
   }
 
-  const optim::StepSchedule schedule_;
   const double mu_;
   const std::int64_t rank_;
   const optim::ShapeScaling scaling_;
   const double weight_decay_;
   const std::uint64_t seed_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {
@@ -158,7 +147,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "error-feedback factor mu: M = B - (1 - mu) P R^T"),
     {"rank", ParamType::Integer, "0", 0.0, kUnbounded, 0, nullptr,
      "rank r of the update per block, capped at min(m, n); 0 means min(m, n)"},
-    optim::scaling_param("spectral", "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)",
+    optim::scaling_param("spectral",
+                         "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)",
                          "none|shape|rms|spectral"),
     optim::decoupled_weight_decay_param("0.01"),
 };

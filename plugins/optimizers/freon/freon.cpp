@@ -36,19 +36,17 @@ struct BlockState {
   muonlab::ThinSvd svd;  // keeps its LAPACK workspace between steps
 };
 
-class Freon final : public muonlab::Optimizer {
+class Freon final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   Freon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         beta_(params.real("momentum")),
         q_(params.real("q")),
         rank_threshold_(params.real("rank_threshold")),
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    state_.resize(blocks.size());
+    reset_blocks(blocks);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const std::int64_t p = std::min(blocks[b].rows, blocks[b].cols);
       state_[b].momentum = Matrix::Zero(blocks[b].rows, blocks[b].cols);
@@ -59,8 +57,7 @@ class Freon final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       optim::accumulate_momentum(optim::MomentumForm::Sum, beta_, s.momentum, grads[b]);
@@ -68,11 +65,6 @@ class Freon final : public muonlab::Optimizer {
       optim::decoupled_update(params[b], eta_, weight_decay_, eta_, s.update);
     }
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   // Singular values kept: above rank_threshold * s_1 (none for a zero buffer). For q < 1 the
@@ -100,14 +92,10 @@ class Freon final : public muonlab::Optimizer {
     s.update.noalias() = s.scaled_u.leftCols(r) * s.svd.vt().topRows(r);
   }
 
-  const optim::StepSchedule schedule_;
   const double beta_;
   const double q_;
   const double rank_threshold_;
   const double weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -35,10 +35,10 @@ struct BlockState {
   Matrix gram_sq;     // its square
 };
 
-class Kaon final : public muonlab::Optimizer {
+class Kaon final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   Kaon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         beta_(params.real("momentum")),
         iterations_(params.integer("iterations")),
         gain_(params.real("gain")),
@@ -46,19 +46,16 @@ class Kaon final : public muonlab::Optimizer {
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    for (const muonlab::BlockSpec& block : blocks) {
-      const std::int64_t p = std::min(block.rows, block.cols);
-      state_.push_back({block.rows > block.cols, Matrix::Zero(block.rows, block.cols),
-                        Matrix::Zero(block.rows, block.cols), Matrix::Zero(block.rows, block.cols),
-                        Matrix::Zero(p, p), Matrix::Zero(p, p)});
+    reset_blocks(blocks);
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      const std::int64_t m = blocks[b].rows, n = blocks[b].cols, p = std::min(m, n);
+      state_[b] = {m > n, Matrix::Zero(m, n), Matrix::Zero(m, n), Matrix::Zero(m, n),
+                   Matrix::Zero(p, p), Matrix::Zero(p, p)};
     }
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       optim::accumulate_momentum(optim::MomentumForm::Sum, beta_, s.momentum, grads[b]);
@@ -66,11 +63,6 @@ class Kaon final : public muonlab::Optimizer {
       optim::decoupled_update(params[b], eta_, weight_decay_, eta_ / divisor_, s.iterate);
     }
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   // s.iterate <- X_T, starting from B / ||B||_F (a zero buffer stays zero: no step).
@@ -103,15 +95,11 @@ class Kaon final : public muonlab::Optimizer {
     }
   }
 
-  const optim::StepSchedule schedule_;
   const double beta_;
   const std::int64_t iterations_;
   const double gain_;
   const double divisor_;
   const double weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -18,37 +18,28 @@ namespace optim = muonlab::optim;
 
 constexpr const char* kName = "muon";
 
-class Muon final : public muonlab::Optimizer {
+class Muon final : public optim::BlockwiseOptimizer<> {
  public:
   // Momentum 0 (simplified Muon) keeps no buffer: N = G; otherwise Keller's EMA convention.
   Muon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         muon_(params, kName, optim::MomentumForm::Ema, /*optional_momentum=*/true) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
+    reset_blocks(blocks);
     muon_.initialize(blocks);
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       muon_.orthogonalize(b, grads[b]);
       muon_.apply(b, params[b], eta_);
     }
   }
 
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
-
  private:
-  const optim::StepSchedule schedule_;
   optim::MuonBlocks muon_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -23,24 +23,23 @@ namespace optim = muonlab::optim;
 
 constexpr const char* kName = "normuon";
 
-class NorMuon final : public muonlab::Optimizer {
+class NorMuon final : public optim::BlockwiseOptimizer<> {
  public:
   NorMuon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         muon_(params, kName, optim::MomentumForm::Ema, /*optional_momentum=*/false),
         beta2_(params.real("beta2")),
         eps_(params.real("eps")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
+    reset_blocks(blocks);
     muon_.initialize(blocks);
     row_moment_.clear();
     for (const muonlab::BlockSpec& block : blocks) row_moment_.push_back(Vector::Zero(block.rows));
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       Matrix& update = muon_.orthogonalize(b, grads[b]);  // O, then P in place
       const double norm_before = update.norm();
@@ -63,12 +62,9 @@ class NorMuon final : public muonlab::Optimizer {
     for (Eigen::Index i = 0; i < update.rows(); ++i) update.row(i) /= std::sqrt(row_moment(i)) + eps_;
   }
 
-  const optim::StepSchedule schedule_;
   optim::MuonBlocks muon_;  // momentum, O and s of each block, the final update
   const double beta2_, eps_;
-  std::vector<muonlab::BlockSpec> blocks_;
   std::vector<Vector> row_moment_;  // v (m entries), one per block
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

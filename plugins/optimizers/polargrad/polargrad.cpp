@@ -29,26 +29,24 @@ struct BlockState {
   Matrix polar;     // U
 };
 
-class PolarGrad final : public muonlab::Optimizer {
+class PolarGrad final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   PolarGrad(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         beta_(params.real("momentum")),
         polar_first_(params.boolean("polar_first")),
         orthogonalizer_(params.orthogonalizer("orthogonalizer")),
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    for (const muonlab::BlockSpec& block : blocks) {
-      state_.push_back({Matrix::Zero(block.rows, block.cols), Matrix::Zero(block.rows, block.cols)});
+    reset_blocks(blocks);
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      state_[b] = {Matrix::Zero(blocks[b].rows, blocks[b].cols), Matrix::Zero(blocks[b].rows, blocks[b].cols)};
     }
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     nuclear_total_ = 0.0;
     for (std::size_t b = 0; b < params.size(); ++b) {
       const double nu = polar_first_ ? polar_first_step(params[b], grads[b], state_[b])
@@ -88,14 +86,10 @@ class PolarGrad final : public muonlab::Optimizer {
     optim::decoupled_update(w, eta_, weight_decay_, eta_ * nu, direction);
   }
 
-  const optim::StepSchedule schedule_;
   const double beta_;
   const bool polar_first_;
   const muonlab::OrthogonalizerRef orthogonalizer_;
   const double weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
   double nuclear_total_ = 0.0;
 };
 

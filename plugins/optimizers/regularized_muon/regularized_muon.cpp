@@ -39,10 +39,10 @@ struct BlockState {
   muonlab::ThinSvd svd;  // keeps its LAPACK workspace between steps
 };
 
-class RegularizedMuon final : public muonlab::Optimizer {
+class RegularizedMuon final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   RegularizedMuon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         momentum_(optim::MomentumSettings::from_params(params, optim::MomentumForm::Ema, /*optional=*/true)),
         lambda_(params.real("lambda")),
         relative_(params.text("lambda_scale") == "relative"),
@@ -50,9 +50,7 @@ class RegularizedMuon final : public muonlab::Optimizer {
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    state_.resize(blocks.size());
+    reset_blocks(blocks);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const std::int64_t m = blocks[b].rows, n = blocks[b].cols, p = std::min(m, n);
       BlockState& s = state_[b];
@@ -65,8 +63,7 @@ class RegularizedMuon final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       // N_t: the gradient, the EMA buffer, or its Nesterov look-ahead (Keller's convention).
@@ -74,11 +71,6 @@ class RegularizedMuon final : public muonlab::Optimizer {
       optim::decoupled_update(params[b], eta_, weight_decay_, eta_ * s.scale, s.update);
     }
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   // s.update = U diag(s_i / hypot(s_i, lambda)) V^T; zero for a zero input.
@@ -95,15 +87,11 @@ class RegularizedMuon final : public muonlab::Optimizer {
     s.update.noalias() = s.scaled_u * s.svd.vt();
   }
 
-  const optim::StepSchedule schedule_;
   const optim::MomentumSettings momentum_;
   const double lambda_;
   const bool relative_;
   const optim::ShapeScaling scaling_;
   const double weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -39,10 +39,10 @@ struct BlockState {
   Matrix direction;        // LMO(D) / lmo_scale
 };
 
-class Scion final : public muonlab::Optimizer {
+class Scion final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   Scion(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         alpha_(params.real("alpha")),
         radius_(params.real("radius")),
         lmo_(parse_lmo(params.text("lmo"))),
@@ -52,8 +52,7 @@ class Scion final : public muonlab::Optimizer {
         orthogonalizer_(params.orthogonalizer("orthogonalizer")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.assign(blocks.size(), BlockState{});
+    reset_blocks(blocks);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       BlockState& s = state_[b];
       s.lmo_scale = lmo_scale(blocks[b].rows, blocks[b].cols);
@@ -63,8 +62,7 @@ class Scion final : public muonlab::Optimizer {
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
       if (averages()) {
@@ -76,11 +74,6 @@ class Scion final : public muonlab::Optimizer {
       apply_update(params[b], s);
     }
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   bool averages() const { return alpha_ < 1.0; }
@@ -113,14 +106,10 @@ class Scion final : public muonlab::Optimizer {
     }
   }
 
-  const optim::StepSchedule schedule_;
   const double alpha_, radius_;
   const Lmo lmo_;
   const bool normalized_, max_scale_, unconstrained_;
   const muonlab::OrthogonalizerRef orthogonalizer_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -43,10 +43,10 @@ struct BlockState {
   muonlab::ThinSvd svd;  // keeps its LAPACK workspace between steps
 };
 
-class SpecMuon final : public muonlab::Optimizer {
+class SpecMuon final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   SpecMuon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         rank_(params.integer("rank")),
         relaxation_(params.real("relaxation")),
         energy_shift_(params.real("energy_shift")),
@@ -55,9 +55,7 @@ class SpecMuon final : public muonlab::Optimizer {
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    state_.resize(blocks.size());
+    reset_blocks(blocks);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const Eigen::Index m = blocks[b].rows, n = blocks[b].cols, p = std::min(m, n);
       BlockState& s = state_[b];
@@ -79,8 +77,7 @@ class SpecMuon final : public muonlab::Optimizer {
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
             const muonlab::GradientSource& source) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     energy_ = loss_energy(source);
     ratio_sum_ = 0.0;
     ratio_count_ = 0;
@@ -151,17 +148,13 @@ class SpecMuon final : public muonlab::Optimizer {
     for (Eigen::Index j = s.k; j < sv.size(); ++j) s.weights(j) = sv(j);
   }
 
-  const optim::StepSchedule schedule_;
   const std::int64_t rank_;
   const double relaxation_;
   const double energy_shift_;
   const double eps_;
   const double mu_;
   const double weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
   bool started_ = false;  // r_j initialised (the first step has run)
-  double eta_ = 0.0;
   double energy_ = 0.0;
   double ratio_sum_ = 0.0;
   std::int64_t ratio_count_ = 0;
