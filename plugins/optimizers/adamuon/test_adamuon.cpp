@@ -76,8 +76,8 @@ constexpr double kAdaMuonTolerance = 1e-11;
 
 void check_adamuon_against_formula(const std::string& params_yaml, const AdaMuonSettings& settings, int steps) {
   AdaMuonOracle oracle(settings);
-  optim_test::require_matches_oracle("adamuon", params_yaml, kAdaMuonBlocks, adamuon_initial(), adamuon_gradient, oracle, settings.eta, steps,
-                                     kAdaMuonTolerance);
+  optim_test::require_matches_oracle("adamuon", params_yaml, kAdaMuonBlocks, adamuon_initial(), adamuon_gradient,
+                                     oracle, settings.eta, steps, kAdaMuonTolerance);
 }
 
 }  // namespace

@@ -32,9 +32,10 @@ std::vector<Matrix> freon_initial() { return optim_test::three_block_initial(); 
 // Identity plus a 0.2-sized perturbation: singular values in [0.5, 1.5] times the block
 // scale, so every SVD involved is well conditioned.
 std::vector<Matrix> freon_gradient(int t) {
-  return optim_test::perturbed_identity_gradients(kFreonBlocks, t, [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
+  const auto wave = [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
     return std::sin(0.9 * i - 1.1 * j + 1.7 * step + static_cast<double>(b));
-  });
+  };
+  return optim_test::perturbed_identity_gradients(kFreonBlocks, t, wave);
 }
 
 // (B B^T)^{-c} B / ||B||_{S_q}^{1-2c} written through the singular values of B.

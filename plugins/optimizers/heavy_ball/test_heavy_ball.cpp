@@ -27,7 +27,9 @@ const std::vector<BlockSpec> kHeavyBallBlocks = optim_test::tall_wide_blocks();
 
 std::vector<Matrix> heavy_ball_initial() { return optim_test::two_block_initial(); }
 
-void heavy_ball_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) { optim_test::quadratic_gradients(w, g); }
+void heavy_ball_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
+  optim_test::quadratic_gradients(w, g);
+}
 
 struct HeavyBallSettings {
   std::function<double(int)> eta;

@@ -25,7 +25,9 @@ const std::vector<BlockSpec> kNesterovBlocks = optim_test::tall_wide_blocks();
 
 std::vector<Matrix> nesterov_initial() { return optim_test::two_block_initial(); }
 
-void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) { optim_test::quadratic_gradients(w, g); }
+void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
+  optim_test::quadratic_gradients(w, g);
+}
 
 struct NesterovSettings {
   std::function<double(int)> eta;

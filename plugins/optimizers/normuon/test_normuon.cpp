@@ -93,8 +93,8 @@ constexpr double kNorMuonTolerance = 1e-12;
 
 void check_normuon_against_formula(const std::string& params_yaml, const NorMuonSettings& settings, int steps) {
   NorMuonOracle oracle(settings);
-  optim_test::require_matches_oracle("normuon", params_yaml, kNorMuonBlocks, normuon_initial(), normuon_gradient, oracle, settings.eta, steps,
-                                     kNorMuonTolerance);
+  optim_test::require_matches_oracle("normuon", params_yaml, kNorMuonBlocks, normuon_initial(), normuon_gradient,
+                                     oracle, settings.eta, steps, kNorMuonTolerance);
 }
 
 }  // namespace

@@ -30,9 +30,10 @@ std::vector<Matrix> reg_initial() { return optim_test::three_block_initial(); }
 
 // Singular values in about [0.5, 1.5] times the block scale: well-conditioned SVDs.
 std::vector<Matrix> reg_gradient(int t) {
-  return optim_test::perturbed_identity_gradients(kRegBlocks, t, [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
+  const auto wave = [](Eigen::Index i, Eigen::Index j, int step, std::size_t b) {
     return std::cos(0.8 * i + 1.9 * j + 1.3 * step + static_cast<double>(b));
-  });
+  };
+  return optim_test::perturbed_identity_gradients(kRegBlocks, t, wave);
 }
 
 Matrix smoothed_polar(const Matrix& n, double lambda, bool relative) {
