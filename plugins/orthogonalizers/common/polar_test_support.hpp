@@ -7,14 +7,19 @@
 //   geometric_spectrum(p, kappa)           singular values from 1 down to 1 / kappa
 //   apply(orthogonalizer, G)               the plugin's output, pre-filled with NaN
 //   orthonormality_defect(O)               ||O^T O - I||_F (tall) or ||O O^T - I||_F (wide)
+//   check_exact_polar_on_shapes(...)       tall, wide and square inputs against the exact polar factor
 #pragma once
 
 #include <muonlab/linalg.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <random>
+#include <utility>
+
+#include <catch2/catch.hpp>
 
 #include "test_support.hpp"
 
@@ -48,6 +53,23 @@ inline Matrix apply(OrthogonalizerHandle& orthogonalizer, const Matrix& gradient
 inline double orthonormality_defect(const Matrix& o) {
   const Matrix gram = o.rows() >= o.cols() ? Matrix(o.transpose() * o) : Matrix(o * o.transpose());
   return (gram - Matrix::Identity(gram.rows(), gram.cols())).norm();
+}
+
+// On a tall 50 x 20, a wide 20 x 50 and a square 30 x 30 input G = input(rows, cols):
+// ||O - polar(G)||_F < tolerance against muonlab::testing::exact_polar (Jacobi SVD), and, when
+// defect_tolerance > 0, orthonormality_defect(O) < defect_tolerance. The caller states why
+// its tolerances hold.
+inline void check_exact_polar_on_shapes(OrthogonalizerHandle& orthogonalizer,
+                                        const std::function<Matrix(Eigen::Index rows, Eigen::Index cols)>& input,
+                                        double tolerance, double defect_tolerance = 0.0) {
+  const std::pair<Eigen::Index, Eigen::Index> shapes[] = {{50, 20}, {20, 50}, {30, 30}};
+  for (const auto& [rows, cols] : shapes) {
+    CAPTURE(rows, cols);
+    const Matrix g = input(rows, cols);
+    const Matrix o = apply(orthogonalizer, g);
+    CHECK((o - testing::exact_polar(g)).norm() < tolerance);
+    if (defect_tolerance > 0.0) CHECK(orthonormality_defect(o) < defect_tolerance);
+  }
 }
 
 }  // namespace muonlab::orth_test

@@ -30,17 +30,14 @@ Matrix leading_polar(const Factors& f, Eigen::Index k) { return f.u.leftCols(k) 
 
 TEST_CASE("gram_eig equals the exact polar factor on well-conditioned tall, wide and square inputs", "[gram_eig]") {
   auto gram = muonlab::testing::make_orthogonalizer("gram_eig");
-  const std::pair<Eigen::Index, Eigen::Index> shapes[] = {{50, 20}, {20, 50}, {30, 30}};
-  for (const auto& [rows, cols] : shapes) {
-    CAPTURE(rows, cols);
+  const auto input = [](Eigen::Index rows, Eigen::Index cols) {
     const Eigen::Index p = std::min(rows, cols);
-    const Matrix g = compose(haar_factors(rows, cols, p, 3 + static_cast<std::uint64_t>(cols)),
-                             Vector::LinSpaced(p, 10.0, 1.0));
-    // Forming G^T G squares the condition number: eigenvalues carry an absolute error
-    // ~ q eps lambda_max, so lambda^{-1/2} and the result err by ~ q eps kappa^2 / 2
-    // = 50 * 2.2e-16 * 100 / 2 ~ 6e-13 at most. Observed ~3e-14.
-    CHECK((apply(*gram, g) - muonlab::testing::exact_polar(g)).norm() < 1e-12);
-  }
+    return compose(haar_factors(rows, cols, p, 3 + static_cast<std::uint64_t>(cols)), Vector::LinSpaced(p, 10.0, 1.0));
+  };
+  // Forming G^T G squares the condition number: eigenvalues carry an absolute error
+  // ~ q eps lambda_max, so lambda^{-1/2} and the result err by ~ q eps kappa^2 / 2
+  // = 50 * 2.2e-16 * 100 / 2 ~ 6e-13 at most. Observed ~3e-14.
+  muonlab::orth_test::check_exact_polar_on_shapes(*gram, input, 1e-12);
 }
 
 TEST_CASE("gram_eig loses accuracy as kappa^2 eps", "[gram_eig]") {

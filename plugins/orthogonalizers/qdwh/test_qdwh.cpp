@@ -76,21 +76,16 @@ TEST_CASE("qdwh weights and iteration counts match the catalogue", "[qdwh]") {
 
 TEST_CASE("qdwh equals the exact polar factor on tall, wide and square inputs", "[qdwh]") {
   auto qdwh_handle = muonlab::testing::make_orthogonalizer("qdwh");
-  const std::pair<Eigen::Index, Eigen::Index> shapes[] = {{50, 20}, {20, 50}, {30, 30}};
-  for (const auto& [rows, cols] : shapes) {
-    CAPTURE(rows, cols);
+  const auto input = [](Eigen::Index rows, Eigen::Index cols) {
     const Eigen::Index p = std::min(rows, cols);
-    const Matrix g = compose(haar_factors(rows, cols, p, 17 + static_cast<std::uint64_t>(rows)),
-                             geometric_spectrum(p, 10.0));
-    const Matrix o = apply(*qdwh_handle, g);
-    // QDWH is backward stable (Nakatsukasa & Higham 2012): it returns the polar factor of
-    // G + E with ||E|| ~ p eps ||G||, as does the Jacobi SVD of the oracle. The polar factor
-    // moves by ~ ||E|| / s_min, so with s_min = 0.1, ||G|| = 1 the two differ by ~1e-13 at
-    // most; observed 1e-14 to 3e-14.
-    CHECK((o - muonlab::testing::exact_polar(g)).norm() < 1e-12);
-    // Orthonormality is not amplified by the conditioning: a few eps times sqrt(p).
-    CHECK(orthonormality_defect(o) < 1e-13);
-  }
+    return compose(haar_factors(rows, cols, p, 17 + static_cast<std::uint64_t>(rows)), geometric_spectrum(p, 10.0));
+  };
+  // QDWH is backward stable (Nakatsukasa & Higham 2012): it returns the polar factor of
+  // G + E with ||E|| ~ p eps ||G||, as does the Jacobi SVD of the oracle. The polar factor
+  // moves by ~ ||E|| / s_min, so with s_min = 0.1, ||G|| = 1 the two differ by ~1e-13 at
+  // most; observed 1e-14 to 3e-14. Orthonormality is not amplified by the conditioning: a
+  // few eps times sqrt(p) (1e-13).
+  muonlab::orth_test::check_exact_polar_on_shapes(*qdwh_handle, input, 1e-12, 1e-13);
 }
 
 TEST_CASE("qdwh needs at most 6 iterations on a kappa 1e12 input and stays backward stable", "[qdwh]") {

@@ -34,18 +34,14 @@ Matrix well_conditioned(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed
 
 TEST_CASE("svd equals the exact polar factor on tall and wide and square inputs", "[svd]") {
   auto svd = muonlab::testing::make_orthogonalizer("svd");
-  const std::pair<Eigen::Index, Eigen::Index> shapes[] = {{50, 20}, {20, 50}, {30, 30}};
-  for (const auto& [rows, cols] : shapes) {
-    CAPTURE(rows, cols);
-    const Matrix g = well_conditioned(rows, cols, 11 + static_cast<std::uint64_t>(rows));
-    const Matrix o = apply(*svd, g);
-    // Both SVDs are backward stable: each returns the polar factor of G + E with
-    // ||E|| ~ p * eps * s_1 ~ 50 * 2.2e-16 * 10 = 1e-13, and the polar factor moves by at most
-    // ~2 ||E|| / s_min (s_min = 1). Observed differences are ~1e-14.
-    CHECK((o - muonlab::testing::exact_polar(g)).norm() < 1e-12);
-    // Orthonormal columns (tall) or rows (wide): rounding of a p x p Gram of unit vectors.
-    CHECK(orthonormality_defect(o) < 1e-12);
-  }
+  const auto input = [](Eigen::Index rows, Eigen::Index cols) {
+    return well_conditioned(rows, cols, 11 + static_cast<std::uint64_t>(rows));
+  };
+  // Both SVDs are backward stable: each returns the polar factor of G + E with
+  // ||E|| ~ p * eps * s_1 ~ 50 * 2.2e-16 * 10 = 1e-13, and the polar factor moves by at most
+  // ~2 ||E|| / s_min (s_min = 1). Observed differences are ~1e-14. Orthonormal columns (tall)
+  // or rows (wide): rounding of a p x p Gram of unit vectors (1e-12).
+  muonlab::orth_test::check_exact_polar_on_shapes(*svd, input, 1e-12, 1e-12);
 }
 
 TEST_CASE("svd of a rank-3 input is U_3 V_3^T", "[svd]") {
