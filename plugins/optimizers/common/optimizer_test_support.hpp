@@ -10,6 +10,7 @@
 //   require_identical_instances(...)                   two instances, same gradients, same iterates
 //   require_matches_oracle(...)                        the plugin and a test's oracle side by side
 //   SampledGradient                                    g(W; xi_s) served through the core's gradient oracle ABI
+//   check_identical_sampled_runs<Gradient>(...)        two runs on a SampledGradient, same final iterates
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -185,5 +186,26 @@ struct SampledGradient {
 
   GradientOracleAbi abi() { return {this, &oracle}; }
 };
+
+// Two runs with the same parameters and seed, each on a fresh Gradient (a SampledGradient
+// with sample t at step t, served through the gradient oracle), end at bit-identical iterates.
+template <class Gradient>
+void check_identical_sampled_runs(const std::string& optimizer_name, const std::string& params, std::uint64_t seed,
+                                  const std::vector<BlockSpec>& blocks, const std::vector<Matrix>& initial, int steps) {
+  std::vector<std::vector<Matrix>> finals;
+  for (int run = 0; run < 2; ++run) {
+    Gradient q;
+    const GradientOracleAbi oracle = q.abi();
+    auto optimizer = testing::make_optimizer(optimizer_name, params, seed);
+    optimizer->initialize(blocks);
+    std::vector<Matrix> w = initial;
+    for (int t = 0; t < steps; ++t) {
+      q.sample = t;
+      optimizer->step(t, w, q.gradients(w, t), &oracle);
+    }
+    finals.push_back(w);
+  }
+  CHECK(max_abs_diff(finals[0], finals[1]) == 0.0);
+}
 
 }  // namespace muonlab::optim_test

@@ -170,18 +170,6 @@ TEST_CASE("mars_m exact needs a gradient oracle after the first step", "[mars_m]
 }
 
 TEST_CASE("mars_m: two instances with the same seed give bit-identical iterates", "[mars_m]") {
-  std::vector<std::vector<Matrix>> finals;
-  for (int run = 0; run < 2; ++run) {
-    StochasticQuadratic q;
-    const muonlab::GradientOracleAbi oracle = q.abi();
-    auto optimizer = muonlab::testing::make_optimizer("mars_m", "{variant: exact, lr: 0.05}", 99);
-    optimizer->initialize(kBlocks);
-    std::vector<Matrix> w = initial_point();
-    for (int t = 0; t < 4; ++t) {
-      q.sample = t;
-      optimizer->step(t, w, q.gradients(w, t), &oracle);
-    }
-    finals.push_back(w);
-  }
-  CHECK(max_abs_diff(finals[0], finals[1]) == 0.0);
+  optim_test::check_identical_sampled_runs<StochasticQuadratic>("mars_m", "{variant: exact, lr: 0.05}", 99, kBlocks,
+                                                                initial_point(), 4);
 }

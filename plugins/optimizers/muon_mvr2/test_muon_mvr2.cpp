@@ -109,18 +109,5 @@ TEST_CASE("muon_mvr2 defaults: exact variant, no weight decay, rms scaling", "[m
 }
 
 TEST_CASE("muon_mvr2: two instances with the same seed give bit-identical iterates", "[muon_mvr2]") {
-  std::vector<std::vector<Matrix>> finals;
-  for (int run = 0; run < 2; ++run) {
-    ShiftedQuadratic q;
-    const muonlab::GradientOracleAbi oracle = q.abi();
-    auto optimizer = muonlab::testing::make_optimizer("muon_mvr2", "{lr: 0.05}", 5);
-    optimizer->initialize(kBlocks);
-    std::vector<Matrix> w = initial_point();
-    for (int t = 0; t < 4; ++t) {
-      q.sample = t;
-      optimizer->step(t, w, q.gradients(w, t), &oracle);
-    }
-    finals.push_back(w);
-  }
-  CHECK(max_abs_diff(finals[0], finals[1]) == 0.0);
+  optim_test::check_identical_sampled_runs<ShiftedQuadratic>("muon_mvr2", "{lr: 0.05}", 5, kBlocks, initial_point(), 4);
 }
