@@ -20,6 +20,8 @@ extern "C" {
 void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s,
              double* u, const int* ldu, double* vt, const int* ldvt, double* work, const int* lwork,
              int* iwork, int* info);
+// LAPACK Cholesky factorization (in place, one triangle).
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 // LAPACK QR (Householder) factorization.
 void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
              const int* lwork, int* info);
@@ -147,10 +149,12 @@ class SpectrumCalculator {
     }
     const double trace = gram_.trace();
     if (!(trace > 0.0) || !std::isfinite(trace)) return false;
-    llt_.compute(gram_);
-    if (llt_.info() != Eigen::Success) return false;
+    const int order = static_cast<int>(k);
+    int info = 0;
+    dpotrf_("L", &order, gram_.data(), &order, &info);  // gram_ = L L^T, L in the lower triangle
+    if (info != 0) return false;                        // not numerically positive definite
     r_.resize(k, k);
-    r_.triangularView<Eigen::Upper>() = llt_.matrixU();
+    r_.triangularView<Eigen::Upper>() = gram_.transpose();
     r_.triangularView<Eigen::StrictlyLower>().setZero();
     svd_.compute(r_, false);
     // |error of each eigenvalue of the computed Gram matrix| <= n eps trace (a worst-case
@@ -200,7 +204,6 @@ class SpectrumCalculator {
   int calls_since_refusal_ = kGramRetryInterval;  // Gram is tried first
   ThinSvd svd_;
   Matrix r_, gram_;
-  Eigen::LLT<Matrix> llt_;
   Vector tau_, work_;
   std::pair<int, int> qr_shape_{-1, -1};
 };
