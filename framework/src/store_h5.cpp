@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace muonlab::h5 {
@@ -178,9 +179,28 @@ std::string read_fixed_string(hid_t attr, hid_t stored_type, const std::string& 
 
 }  // namespace
 
+namespace {
+
+// An existing scalar variable-length string attribute is rewritten in place: deleting and
+// recreating it (as for any other type) costs several metadata operations per call.
+std::optional<Handle> open_scalar_variable_string_attr(hid_t object, const std::string& name) {
+  std::optional<Handle> attr = open_attr(object, name);
+  if (!attr) return std::nullopt;
+  Handle stored_type = checked(H5Aget_type(attr->get()), H5Tclose, "cannot get the type of attribute " + name);
+  Handle space = checked(H5Aget_space(attr->get()), H5Sclose, "cannot get the dataspace of attribute " + name);
+  const bool reusable = H5Tget_class(stored_type.get()) == H5T_STRING && H5Tis_variable_str(stored_type.get()) > 0 &&
+                        H5Tget_cset(stored_type.get()) == H5T_CSET_UTF8 &&
+                        H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
+  if (!reusable) return std::nullopt;
+  return attr;
+}
+
+}  // namespace
+
 void write_string_attr(hid_t object, const std::string& name, const std::string& value) {
   Handle type = utf8_string_type();
-  Handle attr = create_scalar_attr(object, name, type.get());
+  std::optional<Handle> existing = open_scalar_variable_string_attr(object, name);
+  Handle attr = existing ? std::move(*existing) : create_scalar_attr(object, name, type.get());
   const char* text = value.c_str();
   check(H5Awrite(attr.get(), type.get(), &text), "cannot write attribute " + name);
 }
