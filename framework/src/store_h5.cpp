@@ -10,6 +10,10 @@ namespace muonlab::h5 {
 namespace {
 
 constexpr unsigned kDeflateLevel = 4;  // zlib level: most of the gain at a fraction of level 9's cost
+// Smaller chunks are stored raw: deflate saves a few bytes on them, while setting up zlib
+// for each one (it allocates and clears a 256 KiB state) was a third of the cost of writing
+// a short cell.
+constexpr hsize_t kCompressChunkElements = 512;
 
 herr_t collect_error_description(unsigned /*n*/, const H5E_error2_t* error, void* client_data) {
   auto* lines = static_cast<std::vector<std::string>*>(client_data);
@@ -244,7 +248,8 @@ Handle create_growable_dataset(hid_t location, const std::string& path, hid_t fi
   Handle space = simple_space(rank, dims, max_dims, path);
   Handle dcpl = property_list(H5P_DATASET_CREATE, path);
   check(H5Pset_chunk(dcpl.get(), rank, chunk_dims), "cannot set the chunk shape of " + path);
-  if (compress) {
+  const hsize_t chunk_elements = chunk_dims[0] * (rank == 2 ? chunk_dims[1] : 1);
+  if (compress && chunk_elements >= kCompressChunkElements) {
     // Shuffle groups the bytes of neighbouring doubles, which makes deflate far more effective.
     check(H5Pset_shuffle(dcpl.get()), "cannot enable the shuffle filter on " + path);
     check(H5Pset_deflate(dcpl.get(), kDeflateLevel), "cannot enable deflate on " + path);

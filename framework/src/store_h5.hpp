@@ -78,7 +78,7 @@ std::optional<std::int64_t> read_int64_attr(hid_t object, const std::string& nam
 
 // Creates a chunked dataset whose first dimension is unlimited and starts at 0 rows;
 // trailing dimensions (rank - 1 of them) are fixed. Compressed with shuffle + deflate when
-// `compress` is true.
+// `compress` is true and a chunk holds at least 512 elements (4 KiB of doubles).
 Handle create_growable_dataset(hid_t location, const std::string& path, hid_t file_type, int rank,
                                const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress);
 

@@ -28,18 +28,20 @@ void validate_column_names(const std::vector<ColumnSpec>& columns) {
 }
 
 // A growable 1-D column of the trajectory with its unit and doc.
-void create_column(hid_t file, const std::string& path, hid_t file_type, hsize_t chunk_rows,
-                   const ColumnSpec& spec) {
+h5::Handle create_column(hid_t file, const std::string& path, hid_t file_type, hsize_t chunk_rows,
+                         const ColumnSpec& spec) {
   const hsize_t chunk[1] = {chunk_rows};
   h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true);
   h5::write_string_attr(dataset.get(), "unit", spec.unit);
   h5::write_string_attr(dataset.get(), "doc", spec.doc);
+  return dataset;
 }
 
-void append_column(hid_t file, const std::string& path, hid_t memory_type, hsize_t written, hsize_t rows,
-                   const void* data) {
-  h5::Handle dataset = h5::open_dataset(file, path);
-  h5::append_rows(dataset.get(), path, memory_type, written, rows, nullptr, 1, data);
+// The dataset a write goes to: created by the first write (with chunks of `chunk_rows`,
+// see chunk_rows_for), opened by later ones.
+template <typename Create>
+h5::Handle dataset_for_write(hid_t file, const std::string& path, bool exists, Create create) {
+  return exists ? h5::open_dataset(file, path) : create();
 }
 
 // Chunk length of a dataset created by a write: the data itself when nothing follows (at
@@ -65,23 +67,23 @@ void TrajectoryBuffer::create(const std::string& group_path, const std::vector<C
   dataset_paths_ = std::move(paths);
 }
 
-void TrajectoryBuffer::create_datasets(hid_t file, hsize_t chunk_rows) const {
-  create_column(file, dataset_paths_[0], H5T_STD_I64LE, chunk_rows, specs_[0]);
-  for (std::size_t c = 1; c < dataset_paths_.size(); ++c)
-    create_column(file, dataset_paths_[c], H5T_IEEE_F64LE, chunk_rows, specs_[c]);
-}
-
 void TrajectoryBuffer::write(hid_t file, bool last) {
-  if (!in_file_ && (rows_ > 0 || last)) {
-    create_datasets(file, chunk_rows_for(rows_, kTrajectoryBlockRows, last));
-    in_file_ = true;
+  if (in_file_ && rows_ == 0) return;
+  if (!in_file_ && rows_ == 0 && !last) return;
+  const hsize_t chunk_rows = chunk_rows_for(rows_, kTrajectoryBlockRows, last);
+  for (std::size_t c = 0; c < dataset_paths_.size(); ++c) {
+    const bool is_step = c == 0;
+    const std::string& path = dataset_paths_[c];
+    h5::Handle dataset = dataset_for_write(file, path, in_file_, [&] {
+      return create_column(file, path, is_step ? H5T_STD_I64LE : H5T_IEEE_F64LE, chunk_rows, specs_[c]);
+    });
+    const void* data = is_step ? static_cast<const void*>(steps_.data())
+                       : c == 1 ? static_cast<const void*>(times_.data())
+                                : static_cast<const void*>(values_.data() + (c - 2) * kTrajectoryBlockRows);
+    h5::append_rows(dataset.get(), path, is_step ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, written_, rows_, nullptr,
+                    1, data);
   }
-  if (rows_ == 0) return;
-  append_column(file, dataset_paths_[0], H5T_NATIVE_INT64, written_, rows_, steps_.data());
-  append_column(file, dataset_paths_[1], H5T_NATIVE_DOUBLE, written_, rows_, times_.data());
-  for (std::size_t c = 0; c < column_count_; ++c)
-    append_column(file, dataset_paths_[c + 2], H5T_NATIVE_DOUBLE, written_, rows_,
-                  values_.data() + c * kTrajectoryBlockRows);
+  in_file_ = true;
   written_ += rows_;
   rows_ = 0;
 }
@@ -98,18 +100,22 @@ SeriesBuffer::SeriesBuffer(const std::string& cell_path, const std::string& grou
   values_.assign(capacity_ * width_, 0.0);
 }
 
-void SeriesBuffer::create_datasets(hid_t file, hsize_t chunk_rows) const {
+h5::Handle SeriesBuffer::create_values(hid_t file, hsize_t chunk_rows) const {
   const hsize_t trailing[1] = {width_};
   const hsize_t values_chunk[2] = {chunk_rows, width_};
   h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
                                                   values_chunk, true);
   h5::write_string_attr(values.get(), "unit", unit_);
   h5::write_string_attr(values.get(), "doc", doc_);
+  return values;
+}
 
+h5::Handle SeriesBuffer::create_steps(hid_t file, hsize_t chunk_rows) const {
   const hsize_t step_chunk[1] = {chunk_rows};
   h5::Handle steps = h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true);
   h5::write_string_attr(steps.get(), "unit", "1");
   h5::write_string_attr(steps.get(), "doc", "optimizer step of each row of values");
+  return steps;
 }
 
 void SeriesBuffer::add(std::int64_t step, const Eigen::Ref<const Vector>& values) {
@@ -125,16 +131,15 @@ void SeriesBuffer::add(std::int64_t step, const Eigen::Ref<const Vector>& values
 }
 
 void SeriesBuffer::write(hid_t file, bool last) {
-  if (!in_file_ && (rows_ > 0 || last)) {
-    create_datasets(file, chunk_rows_for(rows_, capacity_, last));
-    in_file_ = true;
-  }
-  if (rows_ == 0) return;
+  if (in_file_ && rows_ == 0) return;
+  if (!in_file_ && rows_ == 0 && !last) return;
+  const hsize_t chunk_rows = chunk_rows_for(rows_, capacity_, last);
   const hsize_t trailing[1] = {width_};
-  h5::Handle values = h5::open_dataset(file, path_ + "/values");
+  h5::Handle values = dataset_for_write(file, path_ + "/values", in_file_, [&] { return create_values(file, chunk_rows); });
   h5::append_rows(values.get(), path_ + "/values", H5T_NATIVE_DOUBLE, written_, rows_, trailing, 2, values_.data());
-  h5::Handle steps = h5::open_dataset(file, path_ + "/step");
+  h5::Handle steps = dataset_for_write(file, path_ + "/step", in_file_, [&] { return create_steps(file, chunk_rows); });
   h5::append_rows(steps.get(), path_ + "/step", H5T_NATIVE_INT64, written_, rows_, nullptr, 1, steps_.data());
+  in_file_ = true;
   written_ += rows_;
   rows_ = 0;
 }

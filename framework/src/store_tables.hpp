@@ -20,6 +20,7 @@
 
 #include "muonlab/types.hpp"
 #include "store.hpp"
+#include "store_h5.hpp"
 
 namespace muonlab {
 
@@ -47,8 +48,6 @@ class TrajectoryBuffer {
   void write(hid_t file, bool last);
 
  private:
-  void create_datasets(hid_t file, hsize_t chunk_rows) const;
-
   std::vector<std::string> dataset_paths_;  // step, time_s, then the declared columns
   std::vector<ColumnSpec> specs_;           // unit and doc of every dataset, same order
   std::size_t column_count_ = 0;
@@ -78,7 +77,8 @@ class SeriesBuffer {
   void write(hid_t file, bool last);
 
  private:
-  void create_datasets(hid_t file, hsize_t chunk_rows) const;
+  h5::Handle create_values(hid_t file, hsize_t chunk_rows) const;
+  h5::Handle create_steps(hid_t file, hsize_t chunk_rows) const;
 
   std::string group_;
   std::string name_;
