@@ -155,7 +155,7 @@ TEST_CASE("bad grids exit 2 naming the file, the line and a suggestion", "[cli]"
   CHECK_THAT(good.output, Catch::Contains("8 cells"));
 }
 
-TEST_CASE("run applies --set overrides; --dry-run lists cells", "[cli]") {
+TEST_CASE("run applies --set overrides and --dry-run lists cells", "[cli]") {
   const fs::path dir = scratch_dir("set");
   const fs::path grid = write_file(dir / "grid.yaml", kGrid);
   const Result dry = muonlab("run '" + grid.string() + "' --dry-run --set seeds=1 --set 'problem.params.kappa=1'");

@@ -55,7 +55,7 @@ TEST_CASE("every built-in plugin is creatable from its declared defaults", "[reg
   }
 }
 
-TEST_CASE("broken plugin libraries are reported with path and reason; the rest keep working", "[registry]") {
+TEST_CASE("broken plugin libraries are reported with path and reason, the rest keep working", "[registry]") {
   const Registry registry({MUONLAB_BUILD_PLUGIN_DIR, MUONLAB_TEST_PLUGIN_DIR, "/nonexistent/muonlab/plugins"});
 
   const LoadFailure* abi = failure_for(registry, "muonlab-optimizer-abi_mismatch.so");

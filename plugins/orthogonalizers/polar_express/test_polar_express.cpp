@@ -188,7 +188,7 @@ TEST_CASE("polar_express reproduces the scalar-model table rows", "[polar_expres
   nst::check_table_row("polar_express", "{variant: eight_step, steps: 5}", eight_step_model(5), kTableABFirst5);
 }
 
-TEST_CASE("polar_express output is U f(Sigma) V^T of the known factors; steps past the table repeat the last",
+TEST_CASE("polar_express output is U f(Sigma) V^T of the known factors, steps past the table repeat the last",
           "[polar_express]") {
   nst::check_output_is_spectral_map("polar_express", "{}", five_step_model(5));
   nst::check_output_is_spectral_map("polar_express", "{variant: eight_step}", eight_step_model(8));
