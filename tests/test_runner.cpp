@@ -98,6 +98,45 @@ TEST_CASE("parallel cells give bit-identical results to serial ones", "[runner]"
   }
 }
 
+TEST_CASE("a plugin that crashes its worker process fails only its cell and the grid completes", "[runner]") {
+  // With -j 2 cells run in worker processes: std::abort() in a plugin ends its worker, the
+  // runner records the cell as failed with the signal and hands the other cells to a new
+  // worker. Four crashing cells in a grid of ten, so workers are replaced several times.
+  const Registry registry({MUONLAB_BUILD_PLUGIN_DIR, MUONLAB_TEST_PLUGIN_DIR});
+  const std::string yaml =
+      "name: t\nseeds: 2\nstop: {max_iters: 6, metric: loss}\nrecord: {spectra: every}\n"
+      "problem: {name: matrix_factorization, params: {n: 12, rank: 2}}\n"
+      "optimizer:\n"
+      "  - {name: crashing, params: {crash: {values: [true, false]}, crash_at: {values: [0, 3]}}}\n"
+      "  - {name: gd, params: {lr: 0.1}}\n";
+  const Grid grid = parse_grid(yaml, "t.yaml", {}, registry);
+  RunOptions options;
+  options.output = temp_path("crashing");
+  options.jobs = 2;
+  const RunReport report = run_grid(grid, registry, options);
+  REQUIRE(report.rows.size() == 10);
+  int crashed = 0;
+  for (const IndexRow& row : report.rows) {
+    INFO(row.cell_id << " " << row.optimizer << " " << row.stop_reason);
+    const bool crashes = row.optimizer == "crashing" && row.iterations == 0 && row.status == "failed";
+    if (crashes) {
+      ++crashed;
+      CHECK_THAT(row.stop_reason, Catch::Contains("killed by signal 6"));
+    } else {
+      CHECK(row.status == "max_iters");
+      CHECK(row.iterations == 6);
+    }
+  }
+  CHECK(crashed == 4);
+  CHECK(report.failed == 4);
+  // The file agrees: crashed cells are failed with the reason, the others complete.
+  RunInfo info;
+  info.grid_yaml = grid.yaml_text;
+  auto store = open_store(options.output, info, OpenMode::Resume);
+  CHECK(store->completed_cells().size() == 6);
+  CHECK(store->read_index().size() == 10);
+}
+
 TEST_CASE("a failing cell is recorded as failed and the others complete", "[runner]") {
   // k < rank is rejected by the problem's constructor inside the cell.
   const std::string yaml =

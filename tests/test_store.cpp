@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "cell_messages.hpp"
 #include "errors.hpp"
 #include "store.hpp"
 
@@ -776,4 +778,123 @@ TEST_CASE("store index is readable by h5py and pandas", "[store]") {
   } else {
     CHECK(output == h5py_lines + "pandas 2 12 [12, 100]\n");
   }
+}
+
+// ---- the worker-process path: a cell's calls as messages, replayed into the file ----
+
+namespace {
+
+// One cell exercising every CellWriter call; returns its index row.
+IndexRow write_sample_cell(Store& store, const std::string& id, const std::string& column = "loss") {
+  auto writer = store.begin_cell(sample_header(id));
+  Matrix init(3, 2);
+  init << 1, -2, 3.5, 4, -5, 6e-300;
+  writer->write_array("init/X", init, "1", "initial iterate");
+  writer->declare_trajectory({{column, "1", "training loss"}});
+  for (int row = 0; row < 40; ++row) {
+    const double loss = column_value(0, row);
+    writer->append_trajectory(row, 0.001 * row, &loss);
+    writer->append_series("spectra", "X", row, Vector::LinSpaced(3, row, row + 2.5), "1", "singular values");
+  }
+  writer->write_steps("theory/step", {0, 5, 10});
+  writer->finish("converged", "tol", "");
+  return {id, "mf", "muon", "svd", 7, "converged", "tol", 40, 0.25, 1e-7, 33, 0.5};
+}
+
+// The bytes a worker would send for write_sample_cell(...) and its Done message.
+std::string sample_cell_messages(const std::string& id, const std::string& column = "loss") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  {
+    MessageSink sink(fds[1], /*flush_seconds=*/1e9);
+    MessageStore store(sink);
+    store.send_done(write_sample_cell(store, id, column));
+    sink.flush();
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) bytes.append(buffer, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  return bytes;
+}
+
+// Replays `bytes` into `store`, fed 7 bytes at a time so messages arrive in pieces.
+std::optional<IndexRow> replay(Store& store, const std::string& bytes) {
+  MessageParser parser;
+  CellReplay cell(store);
+  std::optional<IndexRow> done;
+  Message message;
+  for (std::size_t at = 0; at < bytes.size(); at += 7) {
+    parser.feed(bytes.data() + at, std::min<std::size_t>(7, bytes.size() - at));
+    while (parser.next(message))
+      if (auto row = cell.apply(message)) done = row;
+  }
+  CHECK(parser.empty());
+  return done;
+}
+
+}  // namespace
+
+TEST_CASE("store cell replayed from a worker's messages equals the cell written directly", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("replayed.h5");
+  const std::string bytes = sample_cell_messages("replayed");  // a 40-row cell fits one pipe buffer
+  REQUIRE(bytes.size() < 65536);
+  {
+    auto store = open_store(path, sample_info(), OpenMode::Create);
+    write_sample_cell(*store, "direct");
+    const std::optional<IndexRow> row = replay(*store, bytes);
+    REQUIRE(row.has_value());
+    CHECK(row->cell_id == "replayed");
+    CHECK(row->status == "converged");
+    CHECK(row->iters_to_tol == 33);
+    CHECK(row->final_metric == 1e-7);
+  }
+  Owned file = open_file(path);
+  for (const char* dataset : {"trajectory/loss", "trajectory/time_s", "spectra/X/values", "init/X"}) {
+    INFO(dataset);
+    CHECK(doubles(file, std::string("/cells/replayed/") + dataset) ==
+          doubles(file, std::string("/cells/direct/") + dataset));
+  }
+  for (const char* dataset : {"trajectory/step", "spectra/X/step", "theory/step"}) {
+    INFO(dataset);
+    CHECK(int64s(file, std::string("/cells/replayed/") + dataset) ==
+          int64s(file, std::string("/cells/direct/") + dataset));
+  }
+  CHECK(dims_of(file, "/cells/replayed/init/X") == std::vector<hsize_t>{3, 2});
+  CHECK(doubles(file, "/cells/replayed/init/X")[5] == 6e-300);  // row-major, bit-exact
+  CHECK(string_attr(file, "/cells/replayed", "status") == "converged");
+  CHECK(string_attr(file, "/cells/replayed", "optimizer_sha256") == "cafef00d");
+  CHECK(string_attr(file, "/cells/replayed/spectra/X/values", "doc") == "singular values");
+}
+
+TEST_CASE("store replay fails a cell whose writing fails, with the reason, and keeps the file usable", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("bad.h5");
+  const std::string bytes = sample_cell_messages("bad", "a/b");  // not a dataset name
+  {
+    auto store = open_store(path, sample_info(), OpenMode::Create);
+    const std::optional<IndexRow> row = replay(*store, bytes);
+    REQUIRE(row.has_value());
+    CHECK(row->status == "failed");
+    CHECK_THAT(row->stop_reason, Catch::Contains("a/b") && Catch::Contains("not a valid HDF5 dataset name"));
+    write_sample_cell(*store, "after");  // the next cell is unaffected
+  }
+  Owned file = open_file(path);
+  CHECK(string_attr(file, "/cells/bad", "status") == "failed");
+  CHECK_THAT(string_attr(file, "/cells/bad", "error"), Catch::Contains("a/b"));
+  CHECK(string_attr(file, "/cells/after", "status") == "converged");
+}
+
+TEST_CASE("store message parser refuses a stream that is not messages", "[store]") {
+  MessageParser parser;
+  const char garbage[] = {5, 0, 0, 0, 99, 'x', 'y', 'z', 'w', 'v'};  // kind 99 does not exist
+  parser.feed(garbage, sizeof garbage);
+  Message message;
+  CHECK_THROWS_WITH(parser.next(message), Catch::Contains("unknown message kind 99"));
+  MessageParser truncated;
+  const char partial[] = {5, 0, 0, 0, 3, 'x'};  // a Row message cut short: wait for more
+  truncated.feed(partial, sizeof partial);
+  CHECK_FALSE(truncated.next(message));
 }

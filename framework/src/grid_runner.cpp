@@ -1,8 +1,8 @@
-// Runs a whole grid: parallel cells, progress, the index, the summary.
+// Runs a whole grid: cells in this process (-j 1) or in worker processes, progress, the
+// index, the summary.
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,11 +10,11 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "cell_workers.hpp"
 #include "errors.hpp"
 #include "grid.hpp"
 #include "muonlab_version.hpp"
@@ -227,36 +227,38 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
   const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(pending.size())));
   set_blas_threads(blas_threads_for(jobs));
   Progress progress(options.progress, pending.size(), grid.stop.metric);
-  std::mutex mutex;
-  std::atomic<std::size_t> next{0};
   auto by_grid_order = [&](const IndexRow& a, const IndexRow& b) {
     auto pa = position.find(a.cell_id), pb = position.find(b.cell_id);
     const std::size_t ia = pa == position.end() ? SIZE_MAX : pa->second;
     const std::size_t ib = pb == position.end() ? SIZE_MAX : pb->second;
     return ia < ib;
   };
-  auto worker = [&] {
-    for (std::size_t i = next++; i < pending.size(); i = next++) {
+  // Called once per finished cell, after its data is in the file.
+  auto record = [&](const IndexRow& row) {
+    report.rows.push_back(row);
+    try {
+      store->append_index(row);
+    } catch (const std::exception& e) {
+      std::cerr << "muonlab: could not update the index: " << e.what() << "\n";
+    }
+    progress.cell_done(row);
+  };
+  if (jobs == 1) {
+    for (const CellConfig* cell : pending) {
       IndexRow row;
       try {
-        row = run_cell(*pending[i], grid, registry, *store);
+        row = run_cell(*cell, grid, registry, *store);
       } catch (const std::exception& e) {  // the store itself failed (disk full, ...)
-        row = failed_row(*pending[i], e.what());
+        row = failed_row(*cell, e.what());
       }
-      std::lock_guard<std::mutex> lock(mutex);
-      report.rows.push_back(row);
-      try {
-        store->append_index(row);
-      } catch (const std::exception& e) {
-        std::cerr << "muonlab: could not update the index: " << e.what() << "\n";
-      }
-      progress.cell_done(row);
+      record(row);
     }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
+  } else {
+    WorkerOptions workers;
+    workers.workers = jobs;
+    workers.blas_threads = blas_threads_for(jobs);
+    run_cells_in_workers(pending, grid, registry, *store, workers, record, failed_row);
+  }
 
   // Rows were appended in completion order; the final table is in grid order.
   std::stable_sort(report.rows.begin(), report.rows.end(), by_grid_order);
