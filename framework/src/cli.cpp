@@ -216,7 +216,7 @@ int command_run(const std::vector<std::string>& argv) {
   bool resume = false, overwrite = false, dry_run = false, quiet = false;
   po::options_description visible = grid_options(args);
   visible.add_options()("output,o", po::value<std::string>(&output), "result file (default: the grid's output, or results/<name>.h5)")(
-      "jobs,j", po::value<int>(&options.jobs)->default_value(1), "cells run in parallel; BLAS threads per cell = cores / N")(
+      "jobs,j", po::value<int>(&options.jobs)->default_value(1), "cells run in parallel, in N worker processes; BLAS threads per cell = cores / N")(
       "shard", po::value<std::string>(&shard), "run the deterministic part i/N of the cells (0 <= i < N)")(
       "resume", po::bool_switch(&resume), "skip cells already complete in the output, re-run the others")(
       "overwrite", po::bool_switch(&overwrite), "replace an existing output file")(
