@@ -556,6 +556,9 @@ TEST_CASE("grid: stop and record settings", "[grid]") {
   CHECK(defaults.record.spectra == SpectraSchedule::Log);
   CHECK(defaults.record.final_iterates);
   CHECK_FALSE(defaults.record.spectra_exact);
+  CHECK(defaults.record.spectra_of_iterate);
+  CHECK(defaults.record.spectra_of_grad);
+  CHECK(defaults.record.spectra_of_update);
 
   const Grid grid = parse(grid_with("{name: toy}", "{name: gd}", R"(description: a test
 output: out.h5
@@ -576,6 +579,15 @@ record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, fin
   CHECK_FALSE(grid.record.final_iterates);
   CHECK(grid.record.spectra_exact);
   CHECK(parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra: off}\n")).record.spectra == SpectraSchedule::Off);
+  const RecordRule iterates_and_updates =
+      parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra_of: [update, iterate]}\n")).record;
+  CHECK(iterates_and_updates.spectra_of_iterate);
+  CHECK_FALSE(iterates_and_updates.spectra_of_grad);
+  CHECK(iterates_and_updates.spectra_of_update);
+  const RecordRule gradients = parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra_of: grad}\n")).record;
+  CHECK_FALSE(gradients.spectra_of_iterate);
+  CHECK(gradients.spectra_of_grad);
+  CHECK_FALSE(gradients.spectra_of_update);
 
   const auto fails = [](const std::string& extra, const std::string& token, const std::string& expected) {
     const std::string yaml = grid_with("{name: toy}", "{name: gd}", extra);
@@ -593,6 +605,8 @@ record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, fin
   fails("record: {every: 0}\n", "0}", "record.every must be >= 1, got 0");
   fails("record: {spectra: lg}\n", "lg", "expected off, every or log, got 'lg'; did you mean 'log'?");
   fails("record: {final: maybe}\n", "maybe", "record.final: expected true or false");
+  fails("record: {spectra_of: [iterate, grads]}\n", "grads", "record.spectra_of: expected iterate, grad or update, got 'grads'; did you mean 'grad'?");
+  fails("record: {spectra_of: []}\n", "[]", "record.spectra_of: expected a non-empty list drawn from iterate, grad, update");
   fails("optimiser: {name: gd}\n", "optimiser", "unknown key 'optimiser' in the grid file; did you mean 'optimizer'?");
   fails("record: [1]\n", "[1]", "record must be a map");
   // An empty value is reported at its key (yaml-cpp places it at the next token).

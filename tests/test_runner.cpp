@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <Eigen/SVD>
+#include <hdf5.h>
 
 #include <cmath>
 #include <unistd.h>
@@ -18,10 +19,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
+// Where the test called `name` writes its result file.
+fs::path temp_file(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / "muonlab-tests";
   fs::create_directories(dir);
-  const fs::path p = dir / (name + "-" + std::to_string(::getpid()) + ".h5");
+  return dir / (name + "-" + std::to_string(::getpid()) + ".h5");
+}
+
+// The same path, with any file of an earlier run removed.
+std::string temp_path(const std::string& name) {
+  const fs::path p = temp_file(name);
   fs::remove(p);
   return p.string();
 }
@@ -135,6 +142,32 @@ TEST_CASE("a plugin that crashes its worker process fails only its cell and the 
   auto store = open_store(options.output, info, OpenMode::Resume);
   CHECK(store->completed_cells().size() == 6);
   CHECK(store->read_index().size() == 10);
+}
+
+TEST_CASE("record.spectra_of records only the chosen spectra", "[runner]") {
+  const auto spectra_in_file = [](const std::string& spectra_of) {
+    const std::string yaml =
+        "name: t\nstop: {max_iters: 4}\nrecord: {spectra: every, spectra_of: " + spectra_of + "}\n"
+        "problem: {name: matrix_factorization, params: {n: 12, rank: 2, symmetric: false}}\n"
+        "optimizer: {name: gd, params: {lr: 0.1}}\n";
+    const Grid grid = parse_grid(yaml, "t.yaml", {}, testing::registry());
+    const RunReport report = run(grid, "spectra_of");
+    REQUIRE(report.rows.size() == 1);
+    const std::string cell = "/cells/" + report.rows[0].cell_id + "/spectra";
+    const hid_t file = H5Fopen(temp_file("spectra_of").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    std::string present;
+    for (const char* name : {"X", "X_grad", "X_update", "Y", "Y_grad", "Y_update"}) {
+      const std::string path = cell + "/" + name;
+      if (H5Lexists(file, cell.c_str(), H5P_DEFAULT) > 0 && H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0)
+        present += std::string(present.empty() ? "" : " ") + name;
+    }
+    H5Fclose(file);
+    return present;
+  };
+  CHECK(spectra_in_file("[iterate, grad, update]") == "X X_grad X_update Y Y_grad Y_update");
+  CHECK(spectra_in_file("[iterate]") == "X Y");
+  CHECK(spectra_in_file("[grad, update]") == "X_grad X_update Y_grad Y_update");
 }
 
 TEST_CASE("a failing cell is recorded as failed and the others complete", "[runner]") {

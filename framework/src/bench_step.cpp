@@ -292,6 +292,17 @@ void bench_configuration(const Registry& registry, const BenchStepOptions& optio
                                     : std::string("spectra(exact)");
       rows.push_back(make_row(target, shape, threads, label, spectra_timing, gd_step));
     }
+    // record.spectra_of: [iterate]: the two iterates only (default route).
+    std::vector<SpectrumCalculator> iterate_spectra(2, SpectrumCalculator(SpectrumCalculator::Route::Gram));
+    const auto record_iterates = [&] {
+      for (std::size_t b = 0; b < 2; ++b) iterate_spectra[b].compute(rig.params()[b]);
+    };
+    const auto [iterate_timing, gd_step] =
+        time_alternating(record_iterates, [&] { rig.step(); }, options.warmup, options.repetitions);
+    int gram = 0;
+    for (const SpectrumCalculator& s : iterate_spectra) gram += s.used_gram() ? 1 : 0;
+    rows.push_back(make_row(target, shape, threads, "spectra(iterates, " + std::to_string(gram) + "/2 gram)",
+                            iterate_timing, gd_step));
   }
 }
 

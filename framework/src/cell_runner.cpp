@@ -171,12 +171,13 @@ class CellRun {
         return;
       }
 
-      if (spectra_now) copy_into(previous_, params_);
+      const bool update_spectra_now = spectra_now && grid_.record.spectra_of_update;
+      if (update_spectra_now) copy_into(previous_, params_);
       oracle_.loss = loss;
       optimizer_->step(t, params_, grads_, &oracle_);
       optimizer_->read_diagnostics(diagnostics_.data());
       if (lr_index_ >= 0) step_sizes_.push_back(diagnostics_[static_cast<std::size_t>(lr_index_)]);
-      if (spectra_now) record_update_spectra(t);
+      if (update_spectra_now) record_update_spectra(t);
       if (t % grid_.record.every == 0) append_row(t, seconds_since(start), loss);
     }
   }
@@ -266,10 +267,12 @@ class CellRun {
     spectra_steps_.push_back(t);
     for (std::size_t b = 0; b < blocks_.size(); ++b) {
       const std::string& name = blocks_[b].name;
-      writer_.append_series("spectra", name, t, spectra_[3 * b].compute(params_[b]), "1",
-                            "singular values of the iterate " + name + " (descending)");
-      writer_.append_series("spectra", name + "_grad", t, spectra_[3 * b + 1].compute(grads_[b]), "1",
-                            "singular values of the gradient of " + name + " at this step");
+      if (grid_.record.spectra_of_iterate)
+        writer_.append_series("spectra", name, t, spectra_[3 * b].compute(params_[b]), "1",
+                              "singular values of the iterate " + name + " (descending)");
+      if (grid_.record.spectra_of_grad)
+        writer_.append_series("spectra", name + "_grad", t, spectra_[3 * b + 1].compute(grads_[b]), "1",
+                              "singular values of the gradient of " + name + " at this step");
     }
     for (const NamedArray& o : problem_->observe(params_)) {
       const Eigen::Map<const Vector> row(o.value.data(), o.value.size());

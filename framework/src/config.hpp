@@ -46,6 +46,10 @@ struct RecordRule {
   std::int64_t spectra_every = 1;                 // with spectra: every
   int spectra_per_decade = 20;                    // with spectra: log
   bool spectra_exact = false;                     // Householder route always (else checked Gram, linalg.hpp)
+  // Which spectra a recording takes, per parameter: the iterate, its gradient, the update.
+  bool spectra_of_iterate = true;
+  bool spectra_of_grad = true;
+  bool spectra_of_update = true;
   bool final_iterates = true;                     // write final/<param>
   bool orth_quality = false;                      // measure every orthogonalizer call against the exact polar factor
 };

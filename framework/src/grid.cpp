@@ -29,7 +29,8 @@ const std::vector<std::string> kTopLevelKeys = {"name", "description", "output",
                                                 "record", "problem", "optimizer", "zip"};
 const std::vector<std::string> kStopKeys = {"max_iters", "tol", "metric", "max_seconds", "divergence_factor"};
 const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade",
-                                              "spectra_exact", "final", "orth_quality"};
+                                              "spectra_exact", "spectra_of", "final", "orth_quality"};
+const std::vector<std::string> kSpectraKinds = {"iterate", "grad", "update"};
 const std::vector<std::string> kAlternativeKeys = {"name", "params"};
 
 // `seeds: n` beyond this is almost surely a typo for a list.
@@ -247,6 +248,8 @@ class GridReader {
         record.spectra_per_decade = static_cast<int>(positive_integer(e.value, what, 1000000));
       } else if (e.name == "spectra_exact") {
         record.spectra_exact = grid_detail::read_boolean(e.value, what, places_);
+      } else if (e.name == "spectra_of") {
+        read_spectra_kinds(e.value, what, record);
       } else if (e.name == "final") {
         record.final_iterates = grid_detail::read_boolean(e.value, what, places_);
       } else if (e.name == "orth_quality") {
@@ -254,6 +257,35 @@ class GridReader {
       }
     }
     return record;
+  }
+
+  // spectra_of: a list drawn from iterate, grad, update (or one of them as a scalar).
+  void read_spectra_kinds(const YAML::Node& node, const std::string& what, RecordRule& record) const {
+    std::vector<YAML::Node> items;
+    if (node.IsScalar()) {
+      items.push_back(node);
+    } else if (node.IsSequence() && node.size() > 0) {
+      for (const YAML::Node& item : node) items.push_back(item);
+    } else {
+      places_.fail(node, what + ": expected a non-empty list drawn from iterate, grad, update (spectra: off "
+                                "records none), got " + grid_detail::describe_node(node));
+    }
+    record.spectra_of_iterate = record.spectra_of_grad = record.spectra_of_update = false;
+    for (const YAML::Node& item : items) {
+      const std::string text = item.IsScalar() ? item.Scalar() : "";
+      if (text == "iterate") {
+        record.spectra_of_iterate = true;
+      } else if (text == "grad") {
+        record.spectra_of_grad = true;
+      } else if (text == "update") {
+        record.spectra_of_update = true;
+      } else {
+        const std::string suggestion = closest_name(text, kSpectraKinds);
+        std::string message = what + ": expected iterate, grad or update, got " + grid_detail::describe_node(item);
+        if (!suggestion.empty() && !text.empty()) message += "; did you mean '" + suggestion + "'?";
+        places_.fail(item, message);
+      }
+    }
   }
 
   SpectraSchedule read_schedule(const YAML::Node& node, const std::string& what) const {
