@@ -1,6 +1,8 @@
 // The HDF5 result file (DESIGN.md section 5). One Store per output file; one CellWriter
 // per running cell. Every HDF5 call goes through one process-wide mutex (the serial HDF5
-// library is not thread-safe), so cells running on worker threads can write concurrently.
+// library is not thread-safe), so a Store may be shared by threads. The runner itself
+// writes from one thread: with -j N the cells run in worker processes and their writes
+// arrive as messages (cell_messages.hpp).
 #pragma once
 
 #include <cstdint>
