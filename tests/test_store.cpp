@@ -462,6 +462,11 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
   Matrix large(100, 70);  // 7000 elements: above the compression threshold
   for (int i = 0; i < large.rows(); ++i)
     for (int j = 0; j < large.cols(); ++j) large(i, j) = i * 1000.0 + j;
+  // 2000 x 70: written in row blocks of 936 rows (65536 values), the last one partial;
+  // passed as a block of a wider matrix, so its columns are not adjacent in memory.
+  Matrix wider(2000, 75);
+  for (int i = 0; i < wider.rows(); ++i)
+    for (int j = 0; j < wider.cols(); ++j) wider(i, j) = std::sin(i + 0.01 * j);
   Matrix column(4, 1);
   column << 9, 8, 7, 6;
   {
@@ -469,6 +474,7 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
     auto writer = store->begin_cell(sample_header("cell"));
     writer->write_array("final/X", small, "1", "final iterate");
     writer->write_array("final/Big", large, "1", "a large matrix");
+    writer->write_array("final/Tall", wider.leftCols(70), "1", "several row blocks");
     writer->write_array("problem/sigma", column, "1", "target singular values");
     writer->write_array("problem/row", column.transpose(), "1", "the same as a row");
     writer->write_array("problem/empty", Matrix(0, 3), "1", "no rows");
@@ -488,6 +494,12 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
   for (int i = 0; i < 100; ++i)
     for (int j = 0; j < 70; ++j) mismatches += big[i * 70 + j] != large(i, j);
   CHECK(mismatches == 0);
+  CHECK(dims_of(file, "/cells/cell/final/Tall") == std::vector<hsize_t>{2000, 70});
+  const auto tall = doubles(file, "/cells/cell/final/Tall");
+  int tall_mismatches = 0;
+  for (int i = 0; i < 2000; ++i)
+    for (int j = 0; j < 70; ++j) tall_mismatches += tall[i * 70 + j] != wider(i, j);
+  CHECK(tall_mismatches == 0);
   {
     Owned dataset(H5Dopen2(file, "/cells/cell/final/Big", H5P_DEFAULT), H5Dclose);
     Owned dcpl(H5Dget_create_plist(dataset), H5Pclose);

@@ -234,7 +234,13 @@ void MessageSink::flush() {
     if (n <= 0) throw std::runtime_error(std::string("cannot send results to the parent process: ") + std::strerror(errno));
     written += static_cast<std::size_t>(n);
   }
-  buffer_.clear();  // keeps its capacity
+  if (buffer_.capacity() > 4 * kFlushBytes) {
+    std::string usual;  // a large array passed through: do not keep its size for the whole run
+    usual.reserve(2 * kFlushBytes);
+    buffer_.swap(usual);
+  } else {
+    buffer_.clear();  // keeps its capacity: no allocation per message
+  }
   last_flush_ = std::chrono::steady_clock::now();
 }
 

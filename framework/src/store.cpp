@@ -192,6 +192,31 @@ void write_whole(hid_t dataset, const std::string& path, hid_t memory_type, std:
   h5::check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot write " + path);
 }
 
+// Writes a column-major matrix into a 2-D row-major dataset through a row-major buffer of
+// at most kArrayChunkElements values, a block of rows at a time: a final 4096 x 128
+// iterate no longer needs a whole row-major copy (4 MiB) at the end of a cell, when the
+// cell's memory is at its peak.
+void write_matrix_rows(hid_t dataset, const std::string& path, const Eigen::Ref<const Matrix>& value) {
+  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index rows = value.rows(), cols = value.cols();
+  if (rows == 0 || cols == 0) return;
+  const Eigen::Index block_rows =
+      std::clamp<Eigen::Index>(static_cast<Eigen::Index>(kArrayChunkElements) / cols, 1, rows);
+  RowMajor buffer(block_rows, cols);
+  Handle file_space = h5::dataset_space(dataset, path);
+  for (Eigen::Index first = 0; first < rows; first += block_rows) {
+    const Eigen::Index count = std::min(block_rows, rows - first);
+    buffer.topRows(count) = value.middleRows(first, count);
+    const hsize_t start[2] = {static_cast<hsize_t>(first), 0};
+    const hsize_t extent[2] = {static_cast<hsize_t>(count), static_cast<hsize_t>(cols)};
+    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr),
+              "cannot select rows of " + path);
+    Handle memory_space = h5::simple_space(2, extent, nullptr, path);
+    h5::check(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, memory_space.get(), file_space.get(), H5P_DEFAULT, buffer.data()),
+              "cannot write " + path);
+  }
+}
+
 void validate_relative_path(const std::string& path) {
   if (path.empty() || path.front() == '/' || path.back() == '/')
     throw std::invalid_argument("dataset path \"" + path + "\" must be relative to the cell and name a dataset");
@@ -254,13 +279,18 @@ class Hdf5CellWriter final : public CellWriter {
                    const std::string& doc) override {
     require_unfinished("write_array");
     validate_relative_path(path);
-    // HDF5 and numpy are row-major: copy so that f[path][i, j] == value(i, j).
-    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = value;
+    // HDF5 and numpy are row-major: f[path][i, j] == value(i, j). Vectors are 1-D.
     const std::string full_path = cell_path_ + "/" + path;
+    const ArrayShape shape = array_shape(value);
     Lock lock(hdf5_mutex());
-    Handle dataset = create_whole_dataset(file_, full_path, H5T_IEEE_F64LE, array_shape(value));
-    write_whole(dataset.get(), full_path, H5T_NATIVE_DOUBLE, static_cast<std::size_t>(row_major.size()),
-                row_major.data());
+    Handle dataset = create_whole_dataset(file_, full_path, H5T_IEEE_F64LE, shape);
+    if (shape.rank == 1) {
+      const Vector contiguous = value.reshaped();
+      write_whole(dataset.get(), full_path, H5T_NATIVE_DOUBLE, static_cast<std::size_t>(contiguous.size()),
+                  contiguous.data());
+    } else {
+      write_matrix_rows(dataset.get(), full_path, value);
+    }
     h5::write_string_attr(dataset.get(), "unit", unit);
     h5::write_string_attr(dataset.get(), "doc", doc);
   }
