@@ -19,6 +19,10 @@
 #include <new>
 #include <string>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cell_messages.hpp"
 #include "grid.hpp"
 #include "registry.hpp"
 #include "test_support.hpp"
@@ -211,6 +215,36 @@ TEST_CASE("allocation: the factored target never allocates an n x m matrix", "[a
   };
   CHECK(largest_allocation("factored") < dense_bytes);
   CHECK(largest_allocation("dense") >= dense_bytes);
+}
+
+TEST_CASE("allocation: a worker process sends trajectory rows and spectra without allocating", "[allocation]") {
+  // The -j N path: a recorded row becomes a message in the sink's buffer, which keeps its
+  // capacity between flushes. /dev/null takes the flushed bytes.
+  const int sink_fd = ::open("/dev/null", O_WRONLY);
+  REQUIRE(sink_fd >= 0);
+  {
+    MessageSink sink(sink_fd, /*flush_seconds=*/1e9);
+    MessageStore store(sink);
+    CellHeader header;
+    header.cell_id = "c";
+    auto writer = store.begin_cell(header);
+    writer->declare_trajectory({{"loss", "1", "loss"}, {"rel_error", "1", "relative error"}});
+    const std::string group = "spectra", name = "X", unit = "1", doc = "singular values";
+    const Vector spectrum = Vector::LinSpaced(8, 1.0, 8.0);
+    const double values[2] = {0.5, 0.25};
+    const auto record = [&](int rows) {
+      for (int t = 0; t < rows; ++t) {
+        writer->append_trajectory(t, 0.001 * t, values);
+        writer->append_series(group, name, t, spectrum, unit, doc);
+      }
+    };
+    record(2000);  // several flushes: the buffer has reached its working size
+    CountAllocations counter;
+    record(2000);
+    counter.stop();
+    CHECK(counter.count() == 0);
+  }
+  ::close(sink_fd);
 }
 
 #else
