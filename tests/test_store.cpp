@@ -475,6 +475,8 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
     writer->write_array("final/X", small, "1", "final iterate");
     writer->write_array("final/Big", large, "1", "a large matrix");
     writer->write_array("final/Tall", wider.leftCols(70), "1", "several row blocks");
+    writer->write_array("final/Again", large, "1", "first version");
+    writer->write_array("final/Again", small, "1", "written twice: the second replaces the first");
     writer->write_array("problem/sigma", column, "1", "target singular values");
     writer->write_array("problem/row", column.transpose(), "1", "the same as a row");
     writer->write_array("problem/empty", Matrix(0, 3), "1", "no rows");
@@ -494,6 +496,9 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
   for (int i = 0; i < 100; ++i)
     for (int j = 0; j < 70; ++j) mismatches += big[i * 70 + j] != large(i, j);
   CHECK(mismatches == 0);
+  CHECK(dims_of(file, "/cells/cell/final/Again") == std::vector<hsize_t>{3, 2});
+  CHECK(doubles(file, "/cells/cell/final/Again") == std::vector<double>{1, 2, 3, 4, 5, 6});
+  CHECK(string_attr(file, "/cells/cell/final/Again", "doc") == "written twice: the second replaces the first");
   CHECK(dims_of(file, "/cells/cell/final/Tall") == std::vector<hsize_t>{2000, 70});
   const auto tall = doubles(file, "/cells/cell/final/Tall");
   int tall_mismatches = 0;

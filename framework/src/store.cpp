@@ -176,9 +176,11 @@ Handle array_creation_properties(const ArrayShape& shape, const std::string& pat
   return dcpl;
 }
 
-// Creates (replacing any previous one) the dataset at `path`, with intermediate groups.
-Handle create_whole_dataset(hid_t file, const std::string& path, hid_t file_type, const ArrayShape& shape) {
-  h5::remove_link_if_present(file, path);
+// Creates the dataset at `path`, with intermediate groups; `replace`: a dataset there is
+// deleted first.
+Handle create_whole_dataset(hid_t file, const std::string& path, hid_t file_type, const ArrayShape& shape,
+                            bool replace) {
+  if (replace) h5::remove_link_if_present(file, path);
   Handle space = h5::simple_space(shape.rank, shape.dims, nullptr, path);
   Handle dcpl = array_creation_properties(shape, path);
   Handle lcpl = h5::intermediate_group_creation();
@@ -283,7 +285,7 @@ class Hdf5CellWriter final : public CellWriter {
     const std::string full_path = cell_path_ + "/" + path;
     const ArrayShape shape = array_shape(value);
     Lock lock(hdf5_mutex());
-    Handle dataset = create_whole_dataset(file_, full_path, H5T_IEEE_F64LE, shape);
+    Handle dataset = create_whole_dataset(file_, full_path, H5T_IEEE_F64LE, shape, written_before(full_path));
     if (shape.rank == 1) {
       const Vector contiguous = value.reshaped();
       write_whole(dataset.get(), full_path, H5T_NATIVE_DOUBLE, static_cast<std::size_t>(contiguous.size()),
@@ -291,8 +293,7 @@ class Hdf5CellWriter final : public CellWriter {
     } else {
       write_matrix_rows(dataset.get(), full_path, value);
     }
-    h5::write_string_attr(dataset.get(), "unit", unit);
-    h5::write_string_attr(dataset.get(), "doc", doc);
+    h5::annotate(dataset.get(), unit, doc);
   }
 
   void write_steps(const std::string& path, const std::vector<std::int64_t>& steps) override {
@@ -301,10 +302,9 @@ class Hdf5CellWriter final : public CellWriter {
     const std::string full_path = cell_path_ + "/" + path;
     const ArrayShape shape{1, {static_cast<hsize_t>(steps.size()), 0}};
     Lock lock(hdf5_mutex());
-    Handle dataset = create_whole_dataset(file_, full_path, H5T_STD_I64LE, shape);
+    Handle dataset = create_whole_dataset(file_, full_path, H5T_STD_I64LE, shape, written_before(full_path));
     write_whole(dataset.get(), full_path, H5T_NATIVE_INT64, steps.size(), steps.data());
-    h5::write_string_attr(dataset.get(), "unit", "1");
-    h5::write_string_attr(dataset.get(), "doc", "optimizer step of each entry");
+    h5::annotate(dataset.get(), "1", "optimizer step of each entry");
   }
 
   void finish(const std::string& status, const std::string& stop_reason, const std::string& error) override {
@@ -323,6 +323,10 @@ class Hdf5CellWriter final : public CellWriter {
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  // Whole datasets this writer created: writing one again replaces it. Nothing else can be
+  // there, since begin_cell() starts from an empty group.
+  bool written_before(const std::string& path) { return !whole_datasets_.insert(path).second; }
 
   void require_unfinished(const char* call) const {
     if (finished_) throw std::logic_error(std::string(call) + " after finish() on " + cell_path_);
@@ -358,6 +362,7 @@ class Hdf5CellWriter final : public CellWriter {
   Clock::time_point last_write_;
   TrajectoryBuffer trajectory_;
   std::vector<SeriesBuffer> series_;
+  std::set<std::string> whole_datasets_;
   bool finished_ = false;
 };
 
@@ -370,10 +375,10 @@ void validate_cell_id(const std::string& id) {
 
 void write_plugin_stamp(hid_t cell, const PluginStamp& plugin) {
   if (plugin.role.empty()) throw std::invalid_argument("plugin stamp without a role (" + plugin.name + ")");
-  h5::write_string_attr(cell, plugin.role + "_name", plugin.name);
-  h5::write_string_attr(cell, plugin.role + "_version", plugin.version);
-  h5::write_string_attr(cell, plugin.role + "_library", plugin.library);
-  h5::write_string_attr(cell, plugin.role + "_sha256", plugin.sha256);
+  h5::add_string_attr(cell, plugin.role + "_name", plugin.name);
+  h5::add_string_attr(cell, plugin.role + "_version", plugin.version);
+  h5::add_string_attr(cell, plugin.role + "_library", plugin.library);
+  h5::add_string_attr(cell, plugin.role + "_sha256", plugin.sha256);
 }
 
 herr_t collect_link_name(hid_t /*group*/, const char* name, const H5L_info_t* /*info*/, void* names) {
@@ -454,10 +459,10 @@ class Hdf5Store final : public Store {
     Handle gcpl = compact_attributes_group();
     Handle cell = h5::checked(H5Gcreate2(file_.get(), cell_path.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT),
                               H5Gclose, "cannot create group " + cell_path);
-    h5::write_string_attr(cell.get(), "status", "running");
-    h5::write_string_attr(cell.get(), "stop_reason", "");
-    h5::write_string_attr(cell.get(), "error", "");
-    h5::write_string_attr(cell.get(), "config", header.config_json);
+    h5::add_string_attr(cell.get(), "status", "running");
+    h5::add_string_attr(cell.get(), "stop_reason", "");
+    h5::add_string_attr(cell.get(), "error", "");
+    h5::add_string_attr(cell.get(), "config", header.config_json);
     h5::write_int64_attr(cell.get(), "seed", header.seed);
     for (const PluginStamp& plugin : header.plugins) write_plugin_stamp(cell.get(), plugin);
     flush_file(file_.get());

@@ -209,6 +209,20 @@ void write_string_attr(hid_t object, const std::string& name, const std::string&
   check(H5Awrite(attr.get(), type.get(), &text), "cannot write attribute " + name);
 }
 
+void add_string_attr(hid_t object, const std::string& name, const std::string& value) {
+  Handle type = utf8_string_type();
+  Handle space = scalar_space("attribute " + name);
+  Handle attr = checked(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+                        "cannot create attribute " + name);
+  const char* text = value.c_str();
+  check(H5Awrite(attr.get(), type.get(), &text), "cannot write attribute " + name);
+}
+
+void annotate(hid_t dataset, const std::string& unit, const std::string& doc) {
+  add_string_attr(dataset, "unit", unit);
+  add_string_attr(dataset, "doc", doc);
+}
+
 void write_int64_attr(hid_t object, const std::string& name, std::int64_t value) {
   Handle attr = create_scalar_attr(object, name, H5T_STD_I64LE);
   check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "cannot write attribute " + name);

@@ -32,8 +32,7 @@ h5::Handle create_column(hid_t file, const std::string& path, hid_t file_type, h
                          const ColumnSpec& spec) {
   const hsize_t chunk[1] = {chunk_rows};
   h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true);
-  h5::write_string_attr(dataset.get(), "unit", spec.unit);
-  h5::write_string_attr(dataset.get(), "doc", spec.doc);
+  h5::annotate(dataset.get(), spec.unit, spec.doc);
   return dataset;
 }
 
@@ -105,16 +104,14 @@ h5::Handle SeriesBuffer::create_values(hid_t file, hsize_t chunk_rows) const {
   const hsize_t values_chunk[2] = {chunk_rows, width_};
   h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
                                                   values_chunk, true);
-  h5::write_string_attr(values.get(), "unit", unit_);
-  h5::write_string_attr(values.get(), "doc", doc_);
+  h5::annotate(values.get(), unit_, doc_);
   return values;
 }
 
 h5::Handle SeriesBuffer::create_steps(hid_t file, hsize_t chunk_rows) const {
   const hsize_t step_chunk[1] = {chunk_rows};
   h5::Handle steps = h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true);
-  h5::write_string_attr(steps.get(), "unit", "1");
-  h5::write_string_attr(steps.get(), "doc", "optimizer step of each row of values");
+  h5::annotate(steps.get(), "1", "optimizer step of each row of values");
   return steps;
 }
 
