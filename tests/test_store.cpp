@@ -914,4 +914,14 @@ TEST_CASE("store message parser refuses a stream that is not messages", "[store]
   const char partial[] = {5, 0, 0, 0, 3, 'x'};  // a Row message cut short: wait for more
   truncated.feed(partial, sizeof partial);
   CHECK_FALSE(truncated.next(message));
+
+  // A count larger than the message can hold is refused before anything is allocated.
+  TempDir dir;
+  auto store = open_store(dir.file("unused.h5"), sample_info(), OpenMode::Create);
+  CellReplay replay(*store);
+  const std::uint64_t absurd = std::uint64_t{1} << 60;
+  Message declare{MessageKind::Declare, std::string(reinterpret_cast<const char*>(&absurd), sizeof absurd)};
+  CHECK_THROWS_WITH(replay.apply(declare), Catch::Contains("malformed"));
+  Message steps{MessageKind::Steps, std::string(8, '\0') + std::string(reinterpret_cast<const char*>(&absurd), 8)};
+  CHECK_THROWS_WITH(replay.apply(steps), Catch::Contains("malformed"));
 }

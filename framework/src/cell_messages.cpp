@@ -30,9 +30,16 @@ class Decoder {
     const auto size = number<std::uint64_t>();
     return std::string(take(size), size);
   }
+  // A count of items that take at least `bytes_each` bytes: refused when the rest of the
+  // message cannot hold them, before anything is allocated for them.
+  std::size_t count(std::size_t bytes_each) {
+    const auto n = number<std::uint64_t>();
+    if (n > (data_.size() - offset_) / bytes_each) malformed();
+    return static_cast<std::size_t>(n);
+  }
   std::vector<double> doubles() {
     const auto count = number<std::uint64_t>();
-    if (count > data_.size() / sizeof(double)) malformed();
+    if (count > (data_.size() - offset_) / sizeof(double)) malformed();
     std::vector<double> values(count);
     std::memcpy(values.data(), take(count * sizeof(double)), count * sizeof(double));
     return values;
@@ -74,8 +81,8 @@ CellHeader decode_header(Decoder& in) {
   header.cell_id = in.text();
   header.config_json = in.text();
   header.seed = in.number<std::int64_t>();
-  const auto plugins = in.number<std::uint64_t>();
-  for (std::uint64_t i = 0; i < plugins; ++i) {
+  const std::size_t plugins = in.count(5 * sizeof(std::uint64_t));
+  for (std::size_t i = 0; i < plugins; ++i) {
     PluginStamp p;
     p.role = in.text();
     p.name = in.text();
@@ -308,7 +315,7 @@ std::optional<IndexRow> CellReplay::apply(const Message& message) {
       return std::nullopt;
     }
     case MessageKind::Declare: {
-      std::vector<ColumnSpec> columns(in.number<std::uint64_t>());
+      std::vector<ColumnSpec> columns(in.count(3 * sizeof(std::uint64_t)));
       for (ColumnSpec& c : columns) {
         c.name = in.text();
         c.unit = in.text();
@@ -339,6 +346,8 @@ std::optional<IndexRow> CellReplay::apply(const Message& message) {
       const std::string path = in.text();
       const auto rows = in.number<std::int64_t>();
       const auto cols = in.number<std::int64_t>();
+      if (rows < 0 || cols < 0 || (rows > 0 && cols > static_cast<std::int64_t>(message.payload.size() / 8) / rows))
+        throw std::runtime_error("a worker process sent an array of an impossible shape");
       Matrix value(rows, cols);
       for (Eigen::Index j = 0; j < cols; ++j) {
         const std::vector<double> column = in.doubles();
@@ -353,7 +362,7 @@ std::optional<IndexRow> CellReplay::apply(const Message& message) {
     }
     case MessageKind::Steps: {
       const std::string path = in.text();
-      std::vector<std::int64_t> steps(in.number<std::uint64_t>());
+      std::vector<std::int64_t> steps(in.count(sizeof(std::int64_t)));
       for (std::int64_t& s : steps) s = in.number<std::int64_t>();
       on_writer([&](CellWriter& w) { w.write_steps(path, steps); });
       return std::nullopt;

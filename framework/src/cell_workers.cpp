@@ -94,8 +94,9 @@ std::string describe_death(int status) {
   if (WIFSIGNALED(status)) {
     const int signal_number = WTERMSIG(status);
     const char* name = ::strsignal(signal_number);
+    const std::string hint = signal_number == SIGKILL ? " (SIGKILL from the system usually means it ran out of memory)" : "";
     return "the worker process running this cell was killed by signal " + std::to_string(signal_number) + " (" +
-           (name != nullptr ? name : "unknown") + "); the other cells were not affected";
+           (name != nullptr ? name : "unknown") + ")" + hint + "; the other cells were not affected";
   }
   if (WIFEXITED(status))
     return "the worker process running this cell exited with status " + std::to_string(WEXITSTATUS(status)) +
@@ -245,7 +246,7 @@ class WorkerPool {
         on_row_(*row);
         top_up(w);
       }
-    } catch (const std::runtime_error& e) {  // garbage on the pipe: this worker is not trusted further
+    } catch (const std::exception& e) {  // garbage on the pipe: this worker is not trusted further
       ::kill(w.pid, SIGKILL);
       reap(w, e.what());
     }
