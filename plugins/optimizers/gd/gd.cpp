@@ -1,8 +1,7 @@
 // Plain gradient descent: W <- W - lr * G for every block (algorithms.md 2.1).
 #include <muonlab/plugin.hpp>
 
-#include <stdexcept>
-#include <string>
+#include "../common/block_check.hpp"
 
 namespace {
 
@@ -17,7 +16,7 @@ class GradientDescent final : public muonlab::Optimizer {
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override { blocks_ = blocks; }
 
   void step(std::int64_t /*iteration*/, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    check_shapes(params, grads);
+    muonlab::optim::check_block_shapes("gd", blocks_, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       params[b].noalias() -= lr_ * grads[b];
     }
@@ -29,20 +28,6 @@ class GradientDescent final : public muonlab::Optimizer {
   void read_diagnostics(double* values) const override { values[0] = lr_; }
 
  private:
-  // The core hands blocks in the order and shapes given to initialize(); anything else is a
-  // caller error that would otherwise write out of bounds.
-  void check_shapes(const muonlab::Blocks& params, const muonlab::ConstBlocks& grads) const {
-    if (params.size() != blocks_.size() || grads.size() != blocks_.size()) {
-      throw std::invalid_argument("gd: step() got " + std::to_string(params.size()) +
-                                  " blocks, initialize() declared " + std::to_string(blocks_.size()));
-    }
-    for (std::size_t b = 0; b < blocks_.size(); ++b) {
-      const bool same = params[b].rows() == blocks_[b].rows && params[b].cols() == blocks_[b].cols &&
-                        grads[b].rows() == blocks_[b].rows && grads[b].cols() == blocks_[b].cols;
-      if (!same) throw std::invalid_argument("gd: block '" + blocks_[b].name + "' has a different shape than declared");
-    }
-  }
-
   double lr_;
   std::vector<muonlab::BlockSpec> blocks_;
 };

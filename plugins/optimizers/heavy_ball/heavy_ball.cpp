@@ -17,35 +17,28 @@ namespace optim = muonlab::optim;
 
 constexpr const char* kName = "heavy_ball";
 
-class HeavyBall final : public muonlab::Optimizer {
+class HeavyBall final : public optim::BlockwiseOptimizer<Matrix> {  // state: the buffer b of each block
  public:
   HeavyBall(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         momentum_(params.real("momentum")),
         dampening_(params.real("dampening")),
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    buffers_.clear();
-    for (const muonlab::BlockSpec& block : blocks) buffers_.push_back(Matrix::Zero(block.rows, block.cols));
+    reset_blocks(blocks);
+    for (std::size_t b = 0; b < blocks.size(); ++b) state_[b] = Matrix::Zero(blocks[b].rows, blocks[b].cols);
     buffers_filled_ = false;
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
-      update_buffer(params[b], grads[b], buffers_[b]);
-      params[b] -= eta_ * buffers_[b];
+      update_buffer(params[b], grads[b], state_[b]);
+      params[b] -= eta_ * state_[b];
     }
     buffers_filled_ = true;
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   // PyTorch starts the buffer at the first (undamped) gradient, b_1 = g, not (1 - tau) g.
@@ -57,12 +50,8 @@ class HeavyBall final : public muonlab::Optimizer {
     buffer = momentum_ * buffer + (1.0 - dampening_) * (grad + weight_decay_ * w);
   }
 
-  const optim::StepSchedule schedule_;
   const double momentum_, dampening_, weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<Matrix> buffers_;  // b, one per block
   bool buffers_filled_ = false;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

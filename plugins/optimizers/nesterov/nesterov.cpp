@@ -23,33 +23,26 @@ struct BlockState {
   Matrix gradient;   // g = G + wd W, used twice per step
 };
 
-class Nesterov final : public muonlab::Optimizer {
+class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
  public:
   Nesterov(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         momentum_(params.real("momentum")),
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    state_.clear();
-    for (const muonlab::BlockSpec& block : blocks) {
-      state_.push_back({Matrix::Zero(block.rows, block.cols), Matrix::Zero(block.rows, block.cols)});
+    reset_blocks(blocks);
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      state_[b] = {Matrix::Zero(blocks[b].rows, blocks[b].cols), Matrix::Zero(blocks[b].rows, blocks[b].cols)};
     }
     buffers_filled_ = false;
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) update_block(params[b], grads[b], state_[b]);
     buffers_filled_ = true;
   }
-
-  std::vector<muonlab::ScalarSpec> diagnostics() const override {
-    return {{"lr", "1", "step size eta_t used at this step"}};
-  }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   void update_block(muonlab::MatrixMap w, muonlab::ConstMatrixMap grad, BlockState& s) const {
@@ -63,12 +56,8 @@ class Nesterov final : public muonlab::Optimizer {
     w -= eta_ * (s.gradient + momentum_ * s.buffer);
   }
 
-  const optim::StepSchedule schedule_;
   const double momentum_, weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<BlockState> state_;
   bool buffers_filled_ = false;
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -16,23 +16,21 @@ namespace optim = muonlab::optim;
 
 constexpr const char* kName = "signsgd";
 
-class SignSgd final : public muonlab::Optimizer {
+class SignSgd final : public optim::BlockwiseOptimizer<Matrix> {  // state: M of each block (Signum only)
  public:
   SignSgd(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : schedule_(optim::StepSchedule::from_params(params, kName)),
+      : BlockwiseOptimizer(params, kName),
         beta_(params.real("momentum")),
         weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
-    blocks_ = blocks;
-    momentum_.clear();
+    reset_blocks(blocks);
     if (!uses_momentum()) return;  // signSGD keeps no state
-    for (const muonlab::BlockSpec& block : blocks) momentum_.push_back(Matrix::Zero(block.rows, block.cols));
+    for (std::size_t b = 0; b < blocks.size(); ++b) state_[b] = Matrix::Zero(blocks[b].rows, blocks[b].cols);
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    optim::check_block_shapes(kName, blocks_, params, grads);
-    eta_ = schedule_.at(iteration);
+    begin_step(iteration, params, grads);
     // (1 - eta wd) is exactly 1 for wd = 0, so W is not perturbed then.
     const double shrink = 1.0 - eta_ * weight_decay_;
     for (std::size_t b = 0; b < params.size(); ++b) {
@@ -41,24 +39,19 @@ class SignSgd final : public muonlab::Optimizer {
         w = shrink * w - eta_ * grads[b].cwiseSign();
         continue;
       }
-      optim::accumulate_momentum(optim::MomentumForm::Ema, beta_, momentum_[b], grads[b]);
-      w = shrink * w - eta_ * momentum_[b].cwiseSign();
+      optim::accumulate_momentum(optim::MomentumForm::Ema, beta_, state_[b], grads[b]);
+      w = shrink * w - eta_ * state_[b].cwiseSign();
     }
   }
 
   std::vector<muonlab::ScalarSpec> diagnostics() const override {
     return {{"lr", "1", "step size eta_t used at this step (every entry moves by eta_t or 0)"}};
   }
-  void read_diagnostics(double* values) const override { values[0] = eta_; }
 
  private:
   bool uses_momentum() const { return beta_ > 0.0; }
 
-  const optim::StepSchedule schedule_;
   const double beta_, weight_decay_;
-  std::vector<muonlab::BlockSpec> blocks_;
-  std::vector<Matrix> momentum_;  // M, one per block (empty for signSGD)
-  double eta_ = 0.0;
 };
 
 const muonlab::ParamSpec kParams[] = {
