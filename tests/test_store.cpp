@@ -191,6 +191,18 @@ void check_growable_compressed(hid_t file, const std::string& path) {
   check_growable(file, path, Compression::Expected);
 }
 
+// Entries of the 2-D dataset at `path` (read row-major, as numpy does) that differ from
+// `expected`; -1 when the sizes differ.
+long row_major_mismatches(hid_t file, const std::string& path, const Matrix& expected) {
+  const std::vector<double> stored = doubles(file, path);
+  if (stored.size() != static_cast<std::size_t>(expected.size())) return -1;
+  long mismatches = 0;
+  for (Eigen::Index i = 0; i < expected.rows(); ++i)
+    for (Eigen::Index j = 0; j < expected.cols(); ++j)
+      mismatches += stored[static_cast<std::size_t>(i * expected.cols() + j)] != expected(i, j);
+  return mismatches;
+}
+
 // Values recorded at row i of a test trajectory (arbitrary, non-repeating doubles).
 double column_value(int column, int row) { return std::sin(0.01 * row + column) * std::pow(10.0, column); }
 
@@ -491,20 +503,12 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
   CHECK(string_attr(file, "/cells/cell/final/X", "unit") == "1");
 
   CHECK(dims_of(file, "/cells/cell/final/Big") == std::vector<hsize_t>{100, 70});
-  const auto big = doubles(file, "/cells/cell/final/Big");
-  int mismatches = 0;
-  for (int i = 0; i < 100; ++i)
-    for (int j = 0; j < 70; ++j) mismatches += big[i * 70 + j] != large(i, j);
-  CHECK(mismatches == 0);
+  CHECK(row_major_mismatches(file, "/cells/cell/final/Big", large) == 0);
   CHECK(dims_of(file, "/cells/cell/final/Again") == std::vector<hsize_t>{3, 2});
   CHECK(doubles(file, "/cells/cell/final/Again") == std::vector<double>{1, 2, 3, 4, 5, 6});
   CHECK(string_attr(file, "/cells/cell/final/Again", "doc") == "written twice: the second replaces the first");
   CHECK(dims_of(file, "/cells/cell/final/Tall") == std::vector<hsize_t>{2000, 70});
-  const auto tall = doubles(file, "/cells/cell/final/Tall");
-  int tall_mismatches = 0;
-  for (int i = 0; i < 2000; ++i)
-    for (int j = 0; j < 70; ++j) tall_mismatches += tall[i * 70 + j] != wider(i, j);
-  CHECK(tall_mismatches == 0);
+  CHECK(row_major_mismatches(file, "/cells/cell/final/Tall", wider.leftCols(70)) == 0);
   {
     Owned dataset(H5Dopen2(file, "/cells/cell/final/Big", H5P_DEFAULT), H5Dclose);
     Owned dcpl(H5Dget_create_plist(dataset), H5Pclose);

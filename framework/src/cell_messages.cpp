@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -62,68 +63,79 @@ class Decoder {
 
 using Encoder = MessageSink::Encoder;
 
-void encode_header(Encoder& out, const CellHeader& header) {
-  out.text(header.cell_id);
-  out.text(header.config_json);
-  out.number(header.seed);
-  out.number<std::uint64_t>(header.plugins.size());
-  for (const PluginStamp& p : header.plugins) {
-    out.text(p.role);
-    out.text(p.name);
-    out.text(p.version);
-    out.text(p.library);
-    out.text(p.sha256);
+// The two directions of a record's fields: writing them to a message, reading them back.
+// Each record lists its fields once (fields() below), for both.
+struct FieldWriter {
+  Encoder& out;
+  void field(const std::string& value) { out.text(value); }
+  template <typename T>
+  void field(const T& value) { out.number(value); }
+  template <typename T, typename Each>
+  void list(const std::vector<T>& items, std::size_t /*bytes_each*/, Each each) {
+    out.number<std::uint64_t>(items.size());
+    for (const T& item : items) each(item);
   }
-}
+};
 
-CellHeader decode_header(Decoder& in) {
-  CellHeader header;
-  header.cell_id = in.text();
-  header.config_json = in.text();
-  header.seed = in.number<std::int64_t>();
-  const std::size_t plugins = in.count(5 * sizeof(std::uint64_t));
-  for (std::size_t i = 0; i < plugins; ++i) {
-    PluginStamp p;
-    p.role = in.text();
-    p.name = in.text();
-    p.version = in.text();
-    p.library = in.text();
-    p.sha256 = in.text();
-    header.plugins.push_back(std::move(p));
+struct FieldReader {
+  Decoder& in;
+  void field(std::string& value) { value = in.text(); }
+  template <typename T>
+  void field(T& value) { value = in.number<T>(); }
+  // `bytes_each`: the least an item takes on the wire, to refuse an impossible count.
+  template <typename T, typename Each>
+  void list(std::vector<T>& items, std::size_t bytes_each, Each each) {
+    items.resize(in.count(bytes_each));
+    for (T& item : items) each(item);
   }
-  return header;
+};
+
+// R is CellHeader or IndexRow, const when writing.
+template <class R, class Plain>
+using If = std::enable_if_t<std::is_same_v<std::remove_const_t<R>, Plain>>;
+
+template <class Io, class Header, class = If<Header, CellHeader>>
+void fields(Io& io, Header& header) {
+  io.field(header.cell_id);
+  io.field(header.config_json);
+  io.field(header.seed);
+  io.list(header.plugins, 5 * sizeof(std::uint64_t), [&](auto& p) {
+    io.field(p.role);
+    io.field(p.name);
+    io.field(p.version);
+    io.field(p.library);
+    io.field(p.sha256);
+  });
 }
 
-void encode_row(Encoder& out, const IndexRow& row) {
-  out.text(row.cell_id);
-  out.text(row.problem);
-  out.text(row.optimizer);
-  out.text(row.orthogonalizer);
-  out.number(row.seed);
-  out.text(row.status);
-  out.text(row.stop_reason);
-  out.number(row.iterations);
-  out.number(row.final_loss);
-  out.number(row.final_metric);
-  out.number(row.iters_to_tol);
-  out.number(row.wall_seconds);
+template <class Io, class Row, class = If<Row, IndexRow>, class = void>
+void fields(Io& io, Row& row) {
+  io.field(row.cell_id);
+  io.field(row.problem);
+  io.field(row.optimizer);
+  io.field(row.orthogonalizer);
+  io.field(row.seed);
+  io.field(row.status);
+  io.field(row.stop_reason);
+  io.field(row.iterations);
+  io.field(row.final_loss);
+  io.field(row.final_metric);
+  io.field(row.iters_to_tol);
+  io.field(row.wall_seconds);
 }
 
-IndexRow decode_row(Decoder& in) {
-  IndexRow row;
-  row.cell_id = in.text();
-  row.problem = in.text();
-  row.optimizer = in.text();
-  row.orthogonalizer = in.text();
-  row.seed = in.number<std::int64_t>();
-  row.status = in.text();
-  row.stop_reason = in.text();
-  row.iterations = in.number<std::int64_t>();
-  row.final_loss = in.number<double>();
-  row.final_metric = in.number<double>();
-  row.iters_to_tol = in.number<std::int64_t>();
-  row.wall_seconds = in.number<double>();
-  return row;
+template <class Record>
+void encode(Encoder& out, const Record& record) {
+  FieldWriter io{out};
+  fields(io, record);
+}
+
+template <class Record>
+Record decode(Decoder& in) {
+  Record record;
+  FieldReader io{in};
+  fields(io, record);
+  return record;
 }
 
 // Worker side of a cell: each call becomes a message.
@@ -259,12 +271,12 @@ void MessageStore::append_index(const IndexRow&) { index_is_the_parents("append_
 void MessageStore::write_index(const std::vector<IndexRow>&) { index_is_the_parents("write_index"); }
 
 std::unique_ptr<CellWriter> MessageStore::begin_cell(const CellHeader& header) {
-  sink_.send(MessageKind::Begin, [&](Encoder& out) { encode_header(out, header); });
+  sink_.send(MessageKind::Begin, [&](Encoder& out) { encode(out, header); });
   return std::make_unique<MessageCellWriter>(sink_);
 }
 
 void MessageStore::send_done(const IndexRow& row) {
-  sink_.send(MessageKind::Done, [&](Encoder& out) { encode_row(out, row); });
+  sink_.send(MessageKind::Done, [&](Encoder& out) { encode(out, row); });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -304,7 +316,7 @@ std::optional<IndexRow> CellReplay::apply(const Message& message) {
   Decoder in(message.payload);
   switch (message.kind) {
     case MessageKind::Begin: {
-      const CellHeader header = decode_header(in);
+      const CellHeader header = decode<CellHeader>(in);
       writer_.reset();
       error_.clear();
       try {
@@ -386,7 +398,7 @@ std::optional<IndexRow> CellReplay::apply(const Message& message) {
       return std::nullopt;
     }
     case MessageKind::Done: {
-      IndexRow row = decode_row(in);
+      IndexRow row = decode<IndexRow>(in);
       if (!error_.empty()) {
         row.status = "failed";
         row.stop_reason = error_;
