@@ -105,3 +105,36 @@ TEST_CASE("spectrum: after a refusal the Gram route is retried every kGramRetryI
   gram.compute(easy);
   CHECK(gram.used_gram());
 }
+
+TEST_CASE("spectrum: near its acceptance limit the Gram route still meets its accuracy", "[spectrum]") {
+  // Spreads from 10^-1 to 10^-4 in 31 steps: the smallest ones cross the acceptance bound
+  // ((n + k) eps trace against 2 kGramRelativeAccuracy sigma_min^2), so both outcomes occur
+  // and every accepted result is checked where it is least accurate.
+  int accepted = 0, refused = 0;
+  for (int step = 0; step <= 30; ++step) {
+    const double smallest_exponent = -1.0 - 3.0 * step / 30.0;
+    const Vector sigma = Vector::LinSpaced(16, 0.0, smallest_exponent).unaryExpr([](double e) { return std::pow(10.0, e); });
+    const Matrix a = with_spectrum(600, sigma, 100 + step);
+    SpectrumCalculator gram(Route::Gram);
+    const Vector values = gram.compute(a);
+    if (gram.used_gram()) {
+      ++accepted;
+      CHECK(max_relative_error(values, oracle(a)) <= SpectrumCalculator::kGramRelativeAccuracy);
+    } else {
+      ++refused;
+      CHECK((values - oracle(a)).cwiseAbs().maxCoeff() <= 1e-13);
+    }
+  }
+  CHECK(accepted > 0);
+  CHECK(refused > 0);
+}
+
+TEST_CASE("spectrum: the Gram route's small factorization leaves the BLAS thread count as it was", "[spectrum]") {
+  const int before = openblas_get_num_threads();
+  openblas_set_num_threads(2);
+  SpectrumCalculator gram(Route::Gram);
+  gram.compute(with_spectrum(300, Vector::LinSpaced(8, 1.0, 2.0), 7));
+  CHECK(gram.used_gram());
+  CHECK(openblas_get_num_threads() == 2);
+  openblas_set_num_threads(before);
+}
