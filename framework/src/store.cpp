@@ -183,8 +183,8 @@ Handle create_whole_dataset(hid_t file, const std::string& path, hid_t file_type
   if (replace) h5::remove_link_if_present(file, path);
   Handle space = h5::simple_space(shape.rank, shape.dims, nullptr, path);
   Handle dcpl = array_creation_properties(shape, path);
-  Handle lcpl = h5::intermediate_group_creation();
-  return h5::checked(H5Dcreate2(file, path.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+  return h5::checked(H5Dcreate2(file, path.c_str(), file_type, space.get(), h5::shared_intermediate_group_creation(),
+                                dcpl.get(), H5P_DEFAULT),
                      H5Dclose, "cannot create dataset " + path);
 }
 
@@ -455,9 +455,9 @@ class Hdf5Store final : public Store {
     const std::string cell_path = "/cells/" + header.cell_id;
     Lock lock(hdf5_mutex());
     h5::remove_link_if_present(file_.get(), cell_path);  // an unfinished cell being redone
-    Handle lcpl = h5::intermediate_group_creation();
     Handle gcpl = compact_attributes_group();
-    Handle cell = h5::checked(H5Gcreate2(file_.get(), cell_path.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT),
+    Handle cell = h5::checked(H5Gcreate2(file_.get(), cell_path.c_str(), h5::shared_intermediate_group_creation(),
+                                         gcpl.get(), H5P_DEFAULT),
                               H5Gclose, "cannot create group " + cell_path);
     h5::add_string_attr(cell.get(), "status", "running");
     h5::add_string_attr(cell.get(), "stop_reason", "");

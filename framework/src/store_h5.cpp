@@ -132,9 +132,27 @@ void remove_link_if_present(hid_t location, const std::string& path) {
   check(H5Ldelete(location, path.c_str(), H5P_DEFAULT), "cannot delete " + path);
 }
 
-Handle intermediate_group_creation() {
+static Handle intermediate_group_creation() {
   Handle lcpl = property_list(H5P_LINK_CREATE, "link creation");
   check(H5Pset_create_intermediate_group(lcpl.get(), 1), "cannot enable intermediate group creation");
+  return lcpl;
+}
+
+// Created on first use and never closed: HDF5 releases them when the library shuts down
+// (a static destructor could run after that). A cell creates ~30 datasets and ~60
+// attributes, so making these once instead of per object is measurable.
+hid_t shared_utf8_string_type() {
+  static const hid_t type = utf8_string_type().release();
+  return type;
+}
+
+hid_t shared_scalar_space() {
+  static const hid_t space = scalar_space("attributes").release();
+  return space;
+}
+
+hid_t shared_intermediate_group_creation() {
+  static const hid_t lcpl = intermediate_group_creation().release();
   return lcpl;
 }
 
@@ -145,8 +163,7 @@ Handle create_scalar_attr(hid_t object, const std::string& name, hid_t type) {
   const htri_t exists = H5Aexists(object, name.c_str());
   check(exists < 0 ? -1 : 0, "cannot check attribute " + name);
   if (exists > 0) check(H5Adelete(object, name.c_str()), "cannot replace attribute " + name);
-  Handle space = scalar_space("attribute " + name);
-  return checked(H5Acreate2(object, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+  return checked(H5Acreate2(object, name.c_str(), type, shared_scalar_space(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
                  "cannot create attribute " + name);
 }
 
@@ -202,20 +219,19 @@ std::optional<Handle> open_scalar_variable_string_attr(hid_t object, const std::
 }  // namespace
 
 void write_string_attr(hid_t object, const std::string& name, const std::string& value) {
-  Handle type = utf8_string_type();
+  const hid_t type = shared_utf8_string_type();
   std::optional<Handle> existing = open_scalar_variable_string_attr(object, name);
-  Handle attr = existing ? std::move(*existing) : create_scalar_attr(object, name, type.get());
+  Handle attr = existing ? std::move(*existing) : create_scalar_attr(object, name, type);
   const char* text = value.c_str();
-  check(H5Awrite(attr.get(), type.get(), &text), "cannot write attribute " + name);
+  check(H5Awrite(attr.get(), type, &text), "cannot write attribute " + name);
 }
 
 void add_string_attr(hid_t object, const std::string& name, const std::string& value) {
-  Handle type = utf8_string_type();
-  Handle space = scalar_space("attribute " + name);
-  Handle attr = checked(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
-                        "cannot create attribute " + name);
+  const hid_t type = shared_utf8_string_type();
+  Handle attr = checked(H5Acreate2(object, name.c_str(), type, shared_scalar_space(), H5P_DEFAULT, H5P_DEFAULT),
+                        H5Aclose, "cannot create attribute " + name);
   const char* text = value.c_str();
-  check(H5Awrite(attr.get(), type.get(), &text), "cannot write attribute " + name);
+  check(H5Awrite(attr.get(), type, &text), "cannot write attribute " + name);
 }
 
 void annotate(hid_t dataset, const std::string& unit, const std::string& doc) {
@@ -255,9 +271,10 @@ std::optional<std::int64_t> read_int64_attr(hid_t object, const std::string& nam
 }
 
 Handle create_growable_dataset(hid_t location, const std::string& path, hid_t file_type, int rank,
-                               const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress) {
+                               const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress,
+                               hsize_t initial_rows) {
   if (rank < 1 || rank > 2) throw std::logic_error("growable datasets are 1-D or 2-D: " + path);
-  hsize_t dims[2] = {0, rank == 2 ? trailing_dims[0] : 0};
+  hsize_t dims[2] = {initial_rows, rank == 2 ? trailing_dims[0] : 0};
   hsize_t max_dims[2] = {H5S_UNLIMITED, dims[1]};
   Handle space = simple_space(rank, dims, max_dims, path);
   Handle dcpl = property_list(H5P_DATASET_CREATE, path);
@@ -268,9 +285,15 @@ Handle create_growable_dataset(hid_t location, const std::string& path, hid_t fi
     check(H5Pset_shuffle(dcpl.get()), "cannot enable the shuffle filter on " + path);
     check(H5Pset_deflate(dcpl.get(), kDeflateLevel), "cannot enable deflate on " + path);
   }
-  Handle lcpl = intermediate_group_creation();
-  return checked(H5Dcreate2(location, path.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+  return checked(H5Dcreate2(location, path.c_str(), file_type, space.get(), shared_intermediate_group_creation(),
+                            dcpl.get(), H5P_DEFAULT),
                  H5Dclose, "cannot create dataset " + path);
+}
+
+void write_all_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t elements, const void* data) {
+  if (elements == 0) return;
+  Handle dxpl = transfer_properties(H5Tget_size(memory_type) * elements);
+  check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, dxpl.get(), data), "cannot write " + path);
 }
 
 void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows,

@@ -29,6 +29,12 @@ class Handle {
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void reset() noexcept;
+  // Gives up ownership: the identifier is no longer closed by this handle.
+  hid_t release() noexcept {
+    const hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_ = -1;
@@ -61,8 +67,11 @@ bool link_exists(hid_t location, const std::string& path);
 // Removes the link at `path` when present.
 void remove_link_if_present(hid_t location, const std::string& path);
 
-// A property list that makes H5Gcreate/H5Dcreate create missing intermediate groups.
-Handle intermediate_group_creation();
+// One per process, for the many objects every cell writes; never close these.
+hid_t shared_utf8_string_type();  // utf8_string_type()
+hid_t shared_scalar_space();
+// Link creation properties that make H5Gcreate/H5Dcreate create missing intermediate groups.
+hid_t shared_intermediate_group_creation();
 
 // Transfer properties for H5Dwrite: a type-conversion buffer sized to the data (at most
 // 1 MiB, HDF5's default) instead of a zero-filled 1 MiB block on every converting write,
@@ -81,11 +90,16 @@ void write_int64_attr(hid_t object, const std::string& name, std::int64_t value)
 std::optional<std::string> read_string_attr(hid_t object, const std::string& name);
 std::optional<std::int64_t> read_int64_attr(hid_t object, const std::string& name);
 
-// Creates a chunked dataset whose first dimension is unlimited and starts at 0 rows;
-// trailing dimensions (rank - 1 of them) are fixed. Compressed with shuffle + deflate when
-// `compress` is true and a chunk holds at least 512 elements (4 KiB of doubles).
+// Creates a chunked dataset whose first dimension is unlimited and starts at
+// `initial_rows` rows; trailing dimensions (rank - 1 of them) are fixed. Compressed with
+// shuffle + deflate when `compress` is true and a chunk holds at least 512 elements (4 KiB
+// of doubles).
 Handle create_growable_dataset(hid_t location, const std::string& path, hid_t file_type, int rank,
-                               const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress);
+                               const hsize_t* trailing_dims, const hsize_t* chunk_dims, bool compress,
+                               hsize_t initial_rows = 0);
+
+// Writes the whole extent of a dataset (created with it), `data` row-major in memory_type.
+void write_all_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t elements, const void* data);
 
 // Appends `rows` rows (each of `row_elements` values, row-major) to a growable dataset that
 // currently holds `current_rows`, extending it first.

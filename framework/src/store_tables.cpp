@@ -27,20 +27,30 @@ void validate_column_names(const std::vector<ColumnSpec>& columns) {
   }
 }
 
-// A growable 1-D column of the trajectory with its unit and doc.
-h5::Handle create_column(hid_t file, const std::string& path, hid_t file_type, hsize_t chunk_rows,
+// A growable 1-D column of the trajectory with its unit and doc, `rows` long.
+h5::Handle create_column(hid_t file, const std::string& path, hid_t file_type, hsize_t chunk_rows, hsize_t rows,
                          const ColumnSpec& spec) {
   const hsize_t chunk[1] = {chunk_rows};
-  h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true);
+  h5::Handle dataset = h5::create_growable_dataset(file, path, file_type, 1, nullptr, chunk, true, rows);
   h5::annotate(dataset.get(), spec.unit, spec.doc);
   return dataset;
 }
 
-// The dataset a write goes to: created by the first write (with chunks of `chunk_rows`,
-// see chunk_rows_for), opened by later ones.
+// Writes `rows` buffered rows to a 1-D dataset (`width` 0) or a 2-D one of `width`
+// columns. The first write creates the dataset (`create(rows)`, chunks sized by
+// chunk_rows_for) already holding them, which spares the extend and the hyperslab; later
+// writes append.
 template <typename Create>
-h5::Handle dataset_for_write(hid_t file, const std::string& path, bool exists, Create create) {
-  return exists ? h5::open_dataset(file, path) : create();
+void write_rows(hid_t file, const std::string& path, bool exists, hsize_t written, hsize_t rows, hsize_t width,
+                hid_t memory_type, const void* data, Create create) {
+  if (!exists) {
+    h5::Handle dataset = create(rows);
+    h5::write_all_rows(dataset.get(), path, memory_type, rows * std::max<hsize_t>(width, 1), data);
+    return;
+  }
+  h5::Handle dataset = h5::open_dataset(file, path);
+  const hsize_t trailing[1] = {width};
+  h5::append_rows(dataset.get(), path, memory_type, written, rows, trailing, width > 0 ? 2 : 1, data);
 }
 
 // Chunk length of a dataset created by a write: the data itself when nothing follows (at
@@ -73,14 +83,14 @@ void TrajectoryBuffer::write(hid_t file, bool last) {
   for (std::size_t c = 0; c < dataset_paths_.size(); ++c) {
     const bool is_step = c == 0;
     const std::string& path = dataset_paths_[c];
-    h5::Handle dataset = dataset_for_write(file, path, in_file_, [&] {
-      return create_column(file, path, is_step ? H5T_STD_I64LE : H5T_IEEE_F64LE, chunk_rows, specs_[c]);
-    });
     const void* data = is_step ? static_cast<const void*>(steps_.data())
                        : c == 1 ? static_cast<const void*>(times_.data())
                                 : static_cast<const void*>(values_.data() + (c - 2) * kTrajectoryBlockRows);
-    h5::append_rows(dataset.get(), path, is_step ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, written_, rows_, nullptr,
-                    1, data);
+    write_rows(file, path, in_file_, written_, rows_, 0, is_step ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, data,
+               [&](hsize_t rows) {
+                 return create_column(file, path, is_step ? H5T_STD_I64LE : H5T_IEEE_F64LE, chunk_rows, rows,
+                                      specs_[c]);
+               });
   }
   in_file_ = true;
   written_ += rows_;
@@ -99,18 +109,19 @@ SeriesBuffer::SeriesBuffer(const std::string& cell_path, const std::string& grou
   values_.assign(capacity_ * width_, 0.0);
 }
 
-h5::Handle SeriesBuffer::create_values(hid_t file, hsize_t chunk_rows) const {
+h5::Handle SeriesBuffer::create_values(hid_t file, hsize_t chunk_rows, hsize_t rows) const {
   const hsize_t trailing[1] = {width_};
   const hsize_t values_chunk[2] = {chunk_rows, width_};
   h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
-                                                  values_chunk, true);
+                                                  values_chunk, true, rows);
   h5::annotate(values.get(), unit_, doc_);
   return values;
 }
 
-h5::Handle SeriesBuffer::create_steps(hid_t file, hsize_t chunk_rows) const {
+h5::Handle SeriesBuffer::create_steps(hid_t file, hsize_t chunk_rows, hsize_t rows) const {
   const hsize_t step_chunk[1] = {chunk_rows};
-  h5::Handle steps = h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true);
+  h5::Handle steps =
+      h5::create_growable_dataset(file, path_ + "/step", H5T_STD_I64LE, 1, nullptr, step_chunk, true, rows);
   h5::annotate(steps.get(), "1", "optimizer step of each row of values");
   return steps;
 }
@@ -131,11 +142,10 @@ void SeriesBuffer::write(hid_t file, bool last) {
   if (in_file_ && rows_ == 0) return;
   if (!in_file_ && rows_ == 0 && !last) return;
   const hsize_t chunk_rows = chunk_rows_for(rows_, capacity_, last);
-  const hsize_t trailing[1] = {width_};
-  h5::Handle values = dataset_for_write(file, path_ + "/values", in_file_, [&] { return create_values(file, chunk_rows); });
-  h5::append_rows(values.get(), path_ + "/values", H5T_NATIVE_DOUBLE, written_, rows_, trailing, 2, values_.data());
-  h5::Handle steps = dataset_for_write(file, path_ + "/step", in_file_, [&] { return create_steps(file, chunk_rows); });
-  h5::append_rows(steps.get(), path_ + "/step", H5T_NATIVE_INT64, written_, rows_, nullptr, 1, steps_.data());
+  write_rows(file, path_ + "/values", in_file_, written_, rows_, width_, H5T_NATIVE_DOUBLE, values_.data(),
+             [&](hsize_t rows) { return create_values(file, chunk_rows, rows); });
+  write_rows(file, path_ + "/step", in_file_, written_, rows_, 0, H5T_NATIVE_INT64, steps_.data(),
+             [&](hsize_t rows) { return create_steps(file, chunk_rows, rows); });
   in_file_ = true;
   written_ += rows_;
   rows_ = 0;

@@ -77,8 +77,8 @@ class SeriesBuffer {
   void write(hid_t file, bool last);
 
  private:
-  h5::Handle create_values(hid_t file, hsize_t chunk_rows) const;
-  h5::Handle create_steps(hid_t file, hsize_t chunk_rows) const;
+  h5::Handle create_values(hid_t file, hsize_t chunk_rows, hsize_t rows) const;
+  h5::Handle create_steps(hid_t file, hsize_t chunk_rows, hsize_t rows) const;
 
   std::string group_;
   std::string name_;
