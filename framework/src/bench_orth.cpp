@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "csv.hpp"
 #include "errors.hpp"
 #include "grid.hpp"
 #include "muonlab/linalg.hpp"
@@ -219,10 +220,10 @@ void write_bench_orth_csv(const std::string& path, const std::vector<BenchOrthRo
          "seconds_min,time_vs_svd,cpu_seconds_median,cpu_vs_svd,error\n";
   for (const BenchOrthRow& r : rows) {
     const OrthQuality& q = r.quality;
-    out << r.orthogonalizer << "," << r.shape << ",\"" << r.matrix << "\"," << q.rel_error << "," << q.residual << ","
+    out << csv_field(r.orthogonalizer) << "," << csv_field(r.shape) << "," << csv_field(r.matrix) << "," << q.rel_error << "," << q.residual << ","
         << q.sigma_min << "," << q.sigma_max << "," << q.alignment << "," << q.gemms << "," << q.flops << ","
         << r.seconds_median << "," << r.seconds_min << "," << r.time_vs_svd << "," << r.cpu_median << ","
-        << r.cpu_vs_svd << ",\"" << r.error << "\"\n";
+        << r.cpu_vs_svd << "," << csv_field(r.error) << "\n";
   }
 }
 

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "csv.hpp"
 #include "errors.hpp"
 #include "grid.hpp"
 #include "muonlab/linalg.hpp"
@@ -373,7 +374,8 @@ void write_bench_step_csv(const std::string& path, const std::vector<BenchStepRo
          "floor_seconds_min,floor_cpu_seconds,floor_gflop,gflops,vs_floor,min_vs_floor,cpu_vs_floor\n";
   out << std::setprecision(6);
   for (const BenchStepRow& r : rows) {
-    out << r.target << "," << r.shape << "," << r.threads << "," << r.method << "," << r.seconds_median << ","
+    out << csv_field(r.target) << "," << csv_field(r.shape) << "," << r.threads << "," << csv_field(r.method) << ","
+        << r.seconds_median << ","
         << r.seconds_min << "," << r.seconds_max << "," << r.cpu_median << "," << r.floor_seconds << ","
         << r.floor_min << "," << r.floor_cpu << "," << r.floor_flops * 1e-9 << "," << r.gflops() << ","
         << r.vs_floor() << "," << r.min_vs_floor() << "," << r.cpu_vs_floor() << "\n";
