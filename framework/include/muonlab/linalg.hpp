@@ -32,7 +32,28 @@ int openblas_get_num_threads(void);
 void openblas_set_num_threads(int threads);
 }
 
+#ifndef EIGEN_USE_BLAS
+#error "muonlab/linalg.hpp needs EIGEN_USE_BLAS (set by linking muonlab::api)"
+#endif
+
 namespace muonlab {
+
+// Sum of squares of `count` contiguous doubles through BLAS ddot, which OpenBLAS splits
+// across its threads for long vectors (Eigen's squaredNorm runs on one): the loss of a dense
+// matrix factorization step is such a pass over the n x m residual.
+inline double sum_of_squares(const double* data, std::size_t count) {
+  constexpr std::size_t kChunk = std::size_t{1} << 30;  // ddot counts in int
+  double total = 0.0;
+  double* values = const_cast<double*>(data);  // ddot_ only reads, but is declared non-const
+  while (count > 0) {
+    int length = static_cast<int>(std::min(count, kChunk));
+    int stride = 1;
+    total += ddot_(&length, values, &stride, values, &stride);
+    values += length;
+    count -= static_cast<std::size_t>(length);
+  }
+  return total;
+}
 
 // Thin SVD A = U diag(s) V^T of an m x n matrix, p = min(m, n). Buffers are kept between
 // calls, so repeated calls at one shape allocate nothing.

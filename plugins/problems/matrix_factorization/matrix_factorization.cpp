@@ -360,7 +360,7 @@ class MatrixFactorization final : public muonlab::Problem {
       MatrixMap grad_y = grads[1];
       grad_y.noalias() = residual_.transpose() * x;
     }
-    return residual_.squaredNorm();
+    return muonlab::sum_of_squares(residual_.data(), static_cast<std::size_t>(residual_.size()));
   }
 
   // With X = U* Xa + Xo and Y = V* Ya + Yo (U*^T Xo = 0, V*^T Yo = 0), the residual
