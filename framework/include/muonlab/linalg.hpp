@@ -166,23 +166,24 @@ class SymmetricEigenvalues {
 };
 
 // Singular values of A (descending). A square-ish matrix goes straight to the SVD. A thin
-// one (one side at least twice the other) is reduced to a small k x k factor R with the same
-// singular values, k = the small side, in one of two ways:
-//  * Householder: QR of A (LAPACK dgeqrf). Backward stable: every singular value is
-//    accurate to about eps * sigma_1. Costs ~2 n k^2 flops in unblocked Level-2 code for
-//    k <= 32, and an n x k copy of A, made in one buffer per thread shared by every
-//    calculator (a cell holds several, one per recorded matrix).
+// one (one side at least twice the other) is reduced to a small k x k matrix, k = the small
+// side, in one of two ways:
+//  * Householder: the R factor of a QR of A (LAPACK dgeqrf), which has A's singular values.
+//    Backward stable: every singular value is accurate to about eps * sigma_1. Costs
+//    ~2 n k^2 flops in unblocked Level-2 code for k <= 128, and an n x k copy of A, made in
+//    one buffer per thread shared by every calculator (a cell holds several, one per
+//    recorded matrix).
 //  * Gram (checked): the eigenvalues of G = A^T A (or A A^T), formed by one BLAS-3 rank-k
 //    update (n k^2 flops, no copy of A), are the squared singular values. Squaring A squares
-//    its condition number, so the result is accepted only when the smallest eigenvalue is far
-//    enough above the rounding error of forming G and of its eigensolver ((n + k) eps
-//    trace(G)) for EVERY singular value to be within a relative kGramRelativeAccuracy of the
-//    exact one; otherwise (wide spread, rank
-//    deficiency, zero matrix) the Householder route runs instead. So the Gram route changes
-//    cost, never the stated accuracy. A calculator follows one matrix through a run, whose
-//    conditioning changes slowly: after a refusal it goes straight to Householder and tries
-//    the Gram route again only every kGramRetryInterval calls, so an ill-conditioned
-//    matrix does not pay for both routes at every recording.
+//    its condition number, so the result is accepted only when the smallest eigenvalue is
+//    far enough above the rounding error of forming G and of its eigensolver
+//    ((n + k) eps trace(G)) for EVERY singular value to be within a relative
+//    kGramRelativeAccuracy of the exact one; otherwise (wide spread, rank deficiency, zero
+//    matrix) the Householder route runs instead. So the Gram route changes cost, never the
+//    stated accuracy. A calculator follows one matrix through a run, whose conditioning
+//    changes slowly: after a refusal it goes straight to Householder and tries the Gram
+//    route again only every kGramRetryInterval calls, so an ill-conditioned matrix does not
+//    pay for both routes at every recording.
 class SpectrumCalculator {
  public:
   enum class Route { Householder, Gram };
