@@ -15,28 +15,12 @@ namespace optim = muonlab::optim;
 
 constexpr const char* kName = "adam";
 
+// g = G + wd W; m, v; W -= lr_t * m_hat / (sqrt(v_hat) + eps): AdamOptimizer's block pass
+// with the decay coupled into the gradient.
 class Adam final : public optim::AdamOptimizer {
  public:
-  Adam(const muonlab::Params& params, const muonlab::CreateContext& /*context*/) : AdamOptimizer(params, kName) {}
-
- private:
-  // One fused pass over the block: g = G + wd W, the two moment updates, then
-  // W -= lr_t * m_hat / (sqrt(v_hat) + eps). Element-wise, so a plain loop touches each
-  // array once instead of once per Eigen expression.
-  void update_block(muonlab::MatrixMap w, muonlab::ConstMatrixMap grad, muonlab::Matrix& m, muonlab::Matrix& v,
-                    const optim::AdamBiasCorrection& correction) const override {
-    const double weight_decay = this->weight_decay(), lr = eta();
-    double* wd = w.data();
-    const double* gd = grad.data();
-    double* md = m.data();
-    double* vd = v.data();
-    const Eigen::Index size = w.size();
-    for (Eigen::Index i = 0; i < size; ++i) {
-      const double g = gd[i] + weight_decay * wd[i];
-      // 0 where m_hat = 0, so beta1 = beta2 = eps = 0 is exactly signSGD with sign(0) = 0.
-      wd[i] -= moments().element_step(md[i], vd[i], g, lr, correction);
-    }
-  }
+  Adam(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
+      : AdamOptimizer(params, kName, optim::WeightDecay::Coupled) {}
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -13,34 +13,15 @@
 
 namespace {
 
-using muonlab::Matrix;
 namespace optim = muonlab::optim;
 
 constexpr const char* kName = "adamw";
 
+// W <- (1 - eta_t wd) W - adam step: AdamOptimizer's block pass with decoupled decay.
 class AdamW final : public optim::AdamOptimizer {
  public:
-  AdamW(const muonlab::Params& params, const muonlab::CreateContext& /*context*/) : AdamOptimizer(params, kName) {}
-
- private:
-  // One fused element-wise pass: decay, the two moment updates, the Adam step.
-  void update_block(muonlab::MatrixMap w, muonlab::ConstMatrixMap grad, Matrix& m, Matrix& v,
-                    const optim::AdamBiasCorrection& correction) const override {
-    const double eta = this->eta();
-    // (1 - eta wd) is exactly 1 for wd = 0, so W is not perturbed then.
-    const double shrink = 1.0 - eta * weight_decay();
-    double* wd = w.data();
-    const double* gd = grad.data();
-    double* md = m.data();
-    double* vd = v.data();
-    const Eigen::Index size = w.size();
-    for (Eigen::Index i = 0; i < size; ++i) {
-      const double step = moments().element_step(md[i], vd[i], gd[i], eta, correction);
-      wd[i] *= shrink;
-      // As in adam: m_hat = 0 takes no Adam step (step = 0), so eps = 0 with a zero gradient stays 0.
-      wd[i] -= step;
-    }
-  }
+  AdamW(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
+      : AdamOptimizer(params, kName, optim::WeightDecay::Decoupled) {}
 };
 
 const muonlab::ParamSpec kParams[] = {
