@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,11 +60,21 @@ bool write_all(int fd, const void* data, std::size_t size) {
   return true;
 }
 
+// The muonlab process is the grid's only writer: on small cells the grid moves at its pace.
+// Workers run at a lower priority so that, with as many workers as cores, the writer is not
+// left waiting for a core while a worker computes a cell the writer cannot take yet. Failure
+// (a restricted process) only costs speed.
+void lower_priority() {
+  constexpr int kWorkerNiceness = 10;
+  (void)::setpriority(PRIO_PROCESS, 0, kWorkerNiceness);
+}
+
 // The body of a worker process: runs the cells it is sent (indices into `cells`) until the
 // parent closes the command pipe. Never returns.
 [[noreturn]] void worker_main(int commands, int results, const std::vector<const CellConfig*>& cells,
                               const Grid& grid, const Registry& registry, const WorkerOptions& options) {
   int code = 0;
+  lower_priority();
   try {
     // The OpenBLAS thread count (options.blas_threads) was set before the fork and is
     // inherited. Setting it again here would start OpenBLAS's thread pool afresh, and each
