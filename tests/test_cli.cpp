@@ -71,6 +71,9 @@ TEST_CASE("muonlab --version and --help", "[cli]") {
   const Result help = muonlab("--help");
   CHECK(help.exit_code == 0);
   CHECK_THAT(help.output, Catch::Contains("run GRID.yaml") && Catch::Contains("describe NAME"));
+  // Every command the dispatcher knows is listed.
+  for (const char* command : {"validate GRID.yaml", "list [", "bench-orth [", "bench-step ["})
+    CHECK_THAT(help.output, Catch::Contains(command));
   CHECK(muonlab("run --help").exit_code == 0);
   const Result unknown = muonlab("rnu x.yaml");
   CHECK(unknown.exit_code == 2);

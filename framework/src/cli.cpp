@@ -42,6 +42,8 @@ const char* kUsage =
     "  describe NAME          a plugin's parameters: type, default, range, doc\n"
     "  bench-orth [--shapes 1024x128,512x512] [--spectra geometric:1e2,gaussian,lowrank:8] [--reps N] [--csv F]\n"
     "                         every orthogonalizer on the same matrices: error vs the exact polar factor, time vs svd\n"
+    "  bench-step [--sizes 1024x1024x32] [--targets dense,factored] [--methods gd,adam] [--threads 1,2] [--csv F]\n"
+    "                         one optimizer step of matrix factorization against its GEMM floor, and spectra's cost\n"
     "\n"
     "options: --help, --version; `muonlab <command> --help` for a command's options\n"
     "exit codes: 0 all cells ran (diverged is a result), 1 some cells failed, 2 bad input\n"
