@@ -22,9 +22,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "cell_messages.hpp"
-#include "grid.hpp"
-#include "registry.hpp"
+#include "run/messages.hpp"
+#include "grid/grid.hpp"
+#include "host/registry.hpp"
 #include "test_support.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -137,8 +137,8 @@ struct Cell {
   Cell(const std::string& target, const std::string& optimizer_name, const std::string& optimizer_params) {
     const Registry& registry = testing::registry();
     problem = registry.create_problem(
-        resolve_component("problem", "matrix_factorization", kProblemFormat + target + "}", registry), 3);
-    optimizer = registry.create_optimizer(resolve_component("optimizer", optimizer_name, optimizer_params, registry), 4);
+        resolve_component(PluginKind::Problem, "matrix_factorization", kProblemFormat + target + "}", registry), 3);
+    optimizer = registry.create_optimizer(resolve_component(PluginKind::Optimizer, optimizer_name, optimizer_params, registry), 4);
     params = problem->allocate();
     grads = problem->allocate();
     problem->initialize(params);
@@ -202,7 +202,7 @@ TEST_CASE("allocation: the factored target never allocates an n x m matrix", "[a
   const auto largest_allocation = [](const std::string& target) {
     const Registry& registry = testing::registry();
     const ComponentConfig config =
-        resolve_component("problem", "matrix_factorization", kProblemFormat + target + "}", registry);
+        resolve_component(PluginKind::Problem, "matrix_factorization", kProblemFormat + target + "}", registry);
     CountAllocations counter;
     auto problem = registry.create_problem(config, 3);
     std::vector<Matrix> params = problem->allocate();

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "bench_orth.hpp"
-#include "bench_step.hpp"
-#include "csv.hpp"
+#include "bench/bench_orth.hpp"
+#include "bench/bench_step.hpp"
+#include "util/csv.hpp"
 
 using namespace muonlab;
 

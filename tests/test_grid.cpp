@@ -12,8 +12,11 @@
 
 #include <unistd.h>
 
-#include "errors.hpp"
-#include "grid.hpp"
+#include "util/errors.hpp"
+#include "grid/grid.hpp"
+#include "model/config_json.hpp"
+#include "util/hash.hpp"
+#include "util/text.hpp"
 
 using namespace muonlab;
 using Catch::Matchers::Contains;
@@ -68,16 +71,16 @@ class FakeSchemas : public SchemaSource {
  public:
   explicit FakeSchemas(std::vector<PluginDescriptor> plugins) : plugins_(std::move(plugins)) {}
 
-  const PluginDescriptor* find(const std::string& kind, const std::string& name) const override {
+  const PluginDescriptor* find(PluginKind kind, const std::string& name) const override {
     for (const PluginDescriptor& p : plugins_) {
-      if (kind == p.kind && name == p.name) return &p;
+      if (to_string(kind) == std::string(p.kind) && name == p.name) return &p;
     }
     return nullptr;
   }
-  std::vector<std::string> names(const std::string& kind) const override {
+  std::vector<std::string> names(PluginKind kind) const override {
     std::vector<std::string> out;
     for (const PluginDescriptor& p : plugins_) {
-      if (kind == p.kind) out.emplace_back(p.name);
+      if (to_string(kind) == std::string(p.kind)) out.emplace_back(p.name);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -157,8 +160,8 @@ TEST_CASE("grid: cells are the product of sweep axes times seeds, seed fastest",
   for (const CellConfig& cell : grid.cells) ids.insert(cell.id);
   CHECK(ids.size() == grid.cells.size());
   CHECK(grid.name == "test");
-  CHECK(grid.cells[0].problem.kind == "problem");
-  CHECK(grid.cells[0].optimizer.kind == "optimizer");
+  CHECK(grid.cells[0].problem.kind == PluginKind::Problem);
+  CHECK(grid.cells[0].optimizer.kind == PluginKind::Optimizer);
 }
 
 TEST_CASE("grid: lists of alternatives are a union, ordered problem first", "[grid]") {
@@ -367,7 +370,7 @@ TEST_CASE("grid: missing parameters are filled from the plugin defaults", "[grid
   CHECK(real(cell.optimizer, "decay") == 1);
   const ParamData& orth = cell.optimizer.params.at("orthogonalizer");
   REQUIRE(orth.component);
-  CHECK(orth.component->kind == "orthogonalizer");
+  CHECK(orth.component->kind == PluginKind::Orthogonalizer);
   CHECK(orth.component->name == "svd");
   CHECK(orth.text == "svd");
   CHECK(real(*orth.component, "rank_threshold") == 1e-12);
@@ -465,7 +468,7 @@ TEST_CASE("grid: nested orthogonalizers are validated against their own schema",
   CHECK(ortho_name(grid.cells[0]) == "svd");
   CHECK(ortho_name(grid.cells[1]) == "ns5");
   CHECK(real(*grid.cells[1].optimizer.params.at("orthogonalizer").component, "steps") == 3);
-  CHECK(canonical_json(grid.cells[1].optimizer) ==
+  CHECK(component_json(grid.cells[1].optimizer, JsonNumbers::Digits17) ==
         "{\"name\":\"muon\",\"params\":{\"decay\":1,\"lr\":0.5,"
         "\"orthogonalizer\":{\"name\":\"ns5\",\"params\":{\"steps\":3}}}}");
   CHECK(grid.cells[0].id != grid.cells[1].id);
@@ -652,17 +655,17 @@ TEST_CASE("grid: load_grid reads a file and keeps its text", "[grid]") {
 // ---- single components and names ---------------------------------------------------------
 
 TEST_CASE("grid: resolve_component validates one component without sweeps", "[grid]") {
-  const ComponentConfig muon = resolve_component("optimizer", "muon", "{lr: 0.5, orthogonalizer: ns5}", schemas());
-  CHECK(muon.kind == "optimizer");
+  const ComponentConfig muon = resolve_component(PluginKind::Optimizer, "muon", "{lr: 0.5, orthogonalizer: ns5}", schemas());
+  CHECK(muon.kind == PluginKind::Optimizer);
   CHECK(real(muon, "lr") == 0.5);
   CHECK(real(muon, "decay") == 1);
   CHECK(muon.params.at("orthogonalizer").component->name == "ns5");
   CHECK(real(*muon.params.at("orthogonalizer").component, "steps") == 5);
-  CHECK(resolve_component("orthogonalizer", "svd", "", schemas()).params.size() == 1);
+  CHECK(resolve_component(PluginKind::Orthogonalizer, "svd", "", schemas()).params.size() == 1);
 
   const auto message = [](const std::string& name, const std::string& params) {
     try {
-      resolve_component("optimizer", name, params, schemas());
+      resolve_component(PluginKind::Optimizer, name, params, schemas());
     } catch (const InputError& error) {
       return std::string(error.what());
     }

@@ -30,10 +30,10 @@ using muonlab::Vector;
 // A tall, a wide and a square block in one problem: several blocks of different shapes.
 const std::vector<BlockSpec> kConformanceBlocks = {{"tall", 6, 3, ""}, {"wide", 3, 6, ""}, {"square", 4, 4, ""}};
 
-std::vector<std::string> optimizer_names() { return muonlab::testing::registry().names("optimizer"); }
+std::vector<std::string> optimizer_names() { return muonlab::testing::registry().names(muonlab::PluginKind::Optimizer); }
 
 bool declares(const std::string& optimizer, const char* parameter) {
-  const muonlab::PluginDescriptor* d = muonlab::testing::registry().find("optimizer", optimizer);
+  const muonlab::PluginDescriptor* d = muonlab::testing::registry().find(muonlab::PluginKind::Optimizer, optimizer);
   REQUIRE(d != nullptr);
   for (std::uint32_t i = 0; i < d->num_params; ++i) {
     if (std::strcmp(d->params[i].name, parameter) == 0) return true;

@@ -82,7 +82,7 @@ struct Shape {
 constexpr Shape kShapes[] = {{50, 20}, {20, 50}, {30, 30}};
 
 std::vector<std::string> orthogonalizer_names() {
-  return muonlab::testing::registry().names("orthogonalizer");
+  return muonlab::testing::registry().names(muonlab::PluginKind::Orthogonalizer);
 }
 
 // Every registered orthogonalizer with its defaults, then the registered extra sets.

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "errors.hpp"
-#include "grid.hpp"
+#include "util/errors.hpp"
+#include "grid/grid.hpp"
 #include "test_support.hpp"
 
 using namespace muonlab;
@@ -28,9 +28,9 @@ const LoadFailure* failure_for(const Registry& registry, const std::string& file
 TEST_CASE("registry discovers the built-in plugins of every kind", "[registry]") {
   const Registry& registry = testing::registry();
   CHECK(registry.failures().empty());
-  CHECK(contains(registry.names("problem"), "matrix_factorization"));
-  for (const char* name : {"gd", "adam", "muon"}) CHECK(contains(registry.names("optimizer"), name));
-  for (const char* name : {"svd", "ns5"}) CHECK(contains(registry.names("orthogonalizer"), name));
+  CHECK(contains(registry.names(PluginKind::Problem), "matrix_factorization"));
+  for (const char* name : {"gd", "adam", "muon"}) CHECK(contains(registry.names(PluginKind::Optimizer), name));
+  for (const char* name : {"svd", "ns5"}) CHECK(contains(registry.names(PluginKind::Orthogonalizer), name));
   for (const PluginInfo& p : registry.plugins()) {
     INFO(p.name);
     CHECK(p.descriptor->abi_major == kAbiMajor);
@@ -42,12 +42,12 @@ TEST_CASE("registry discovers the built-in plugins of every kind", "[registry]")
 TEST_CASE("every built-in plugin is creatable from its declared defaults", "[registry]") {
   const Registry& registry = testing::registry();
   for (const PluginInfo& p : registry.plugins()) {
-    INFO(p.kind << " " << p.name);
+    INFO(to_string(p.kind) << " " << p.name);
     const ComponentConfig config = resolve_component(p.kind, p.name, "{}", registry);
     CHECK(config.params.size() == p.descriptor->num_params);
-    if (p.kind == "problem") {
+    if (p.kind == PluginKind::Problem) {
       CHECK_NOTHROW(registry.create_problem(config, 1));
-    } else if (p.kind == "optimizer") {
+    } else if (p.kind == PluginKind::Optimizer) {
       CHECK_NOTHROW(registry.create_optimizer(config, 1));
     } else {
       CHECK_NOTHROW(registry.create_orthogonalizer(config, 1));
@@ -61,12 +61,12 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
   const LoadFailure* abi = failure_for(registry, "muonlab-optimizer-abi_mismatch.so");
   REQUIRE(abi != nullptr);
   CHECK_THAT(abi->reason, Catch::Contains("ABI 99.0") && Catch::Contains("rebuild the plugin"));
-  CHECK(registry.info("optimizer", "abi_mismatch") == nullptr);
+  CHECK(registry.info(PluginKind::Optimizer, "abi_mismatch") == nullptr);
 
   const LoadFailure* newer = failure_for(registry, "muonlab-optimizer-abi_newer_minor.so");
   REQUIRE(newer != nullptr);
   CHECK_THAT(newer->reason, Catch::Contains("newer than this muonlab") && Catch::Contains("update muonlab"));
-  CHECK(registry.info("optimizer", "abi_newer_minor") == nullptr);
+  CHECK(registry.info(PluginKind::Optimizer, "abi_newer_minor") == nullptr);
 
   const LoadFailure* garbage = failure_for(registry, "not_a_library.so");
   REQUIRE(garbage != nullptr);
@@ -77,9 +77,9 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
   CHECK_THAT(missing->reason, Catch::Contains("does not exist"));
 
   // The throwing plugin loads (its descriptor is fine) but creating it fails cleanly.
-  const PluginInfo* throwing = registry.info("optimizer", "throwing");
+  const PluginInfo* throwing = registry.info(PluginKind::Optimizer, "throwing");
   REQUIRE(throwing != nullptr);
-  const ComponentConfig config = resolve_component("optimizer", "throwing", "{}", registry);
+  const ComponentConfig config = resolve_component(PluginKind::Optimizer, "throwing", "{}", registry);
   try {
     registry.create_optimizer(config, 0);
     FAIL("create should have thrown");
@@ -88,7 +88,7 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
   }
 
   // Everything else still works in the same registry.
-  auto gd = registry.create_optimizer(resolve_component("optimizer", "gd", "{lr: 0.5}", registry), 0);
+  auto gd = registry.create_optimizer(resolve_component(PluginKind::Optimizer, "gd", "{lr: 0.5}", registry), 0);
   std::vector<Matrix> params{Matrix::Ones(2, 2)};
   const std::vector<Matrix> grads{Matrix::Ones(2, 2)};
   gd->initialize({{"W", 2, 2, ""}});
@@ -98,8 +98,8 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
 
 TEST_CASE("the template plugin builds in-tree and runs through the boundary", "[registry]") {
   const Registry registry({MUONLAB_TEST_PLUGIN_DIR});
-  REQUIRE(registry.info("optimizer", "normalized_gd") != nullptr);
-  auto opt = registry.create_optimizer(resolve_component("optimizer", "normalized_gd", "{lr: 0.3}", registry), 0);
+  REQUIRE(registry.info(PluginKind::Optimizer, "normalized_gd") != nullptr);
+  auto opt = registry.create_optimizer(resolve_component(PluginKind::Optimizer, "normalized_gd", "{lr: 0.3}", registry), 0);
   std::vector<Matrix> params{Matrix::Zero(3, 2)};
   Matrix g(3, 2);
   g << 3, 0, 0, 4, 0, 0;  // ||g||_F = 5
@@ -113,7 +113,7 @@ TEST_CASE("the template plugin builds in-tree and runs through the boundary", "[
 
 TEST_CASE("unknown plugin names are input errors listing what exists", "[registry]") {
   ComponentConfig config;
-  config.kind = "optimizer";
+  config.kind = PluginKind::Optimizer;
   config.name = "adamm";
   try {
     testing::registry().create_optimizer(config, 0);

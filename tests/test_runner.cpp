@@ -9,9 +9,9 @@
 
 #include <filesystem>
 
-#include "grid.hpp"
-#include "recording.hpp"
-#include "runner.hpp"
+#include "grid/grid.hpp"
+#include "run/schedule.hpp"
+#include "run/runner.hpp"
 #include "test_support.hpp"
 
 using namespace muonlab;
@@ -77,15 +77,15 @@ TEST_CASE("stopping: tolerance, max_iters and divergence", "[runner]") {
   const RunReport report = run(grid, "stopping");
   REQUIRE(report.rows.size() == 3);
   const IndexRow& muon = report.rows[0];
-  CHECK(muon.status == "converged");
+  CHECK(muon.status == CellStatus::Converged);
   CHECK(muon.iters_to_tol == muon.iterations);
   CHECK(muon.final_metric <= 1e-6);
   const IndexRow& slow = report.rows[1];
-  CHECK(slow.status == "max_iters");
+  CHECK(slow.status == CellStatus::MaxIters);
   CHECK(slow.iterations == 300);
   CHECK(slow.iters_to_tol == -1);
   const IndexRow& wild = report.rows[2];
-  CHECK(wild.status == "diverged");
+  CHECK(wild.status == CellStatus::Diverged);
   CHECK(wild.iterations < 300);
   CHECK(report.failed == 0);
 }
@@ -125,12 +125,12 @@ TEST_CASE("a plugin that crashes its worker process fails only its cell and the 
   int crashed = 0;
   for (const IndexRow& row : report.rows) {
     INFO(row.cell_id << " " << row.optimizer << " " << row.stop_reason);
-    const bool crashes = row.optimizer == "crashing" && row.iterations == 0 && row.status == "failed";
+    const bool crashes = row.optimizer == "crashing" && row.iterations == 0 && row.status == CellStatus::Failed;
     if (crashes) {
       ++crashed;
       CHECK_THAT(row.stop_reason, Catch::Contains("killed by signal 6"));
     } else {
-      CHECK(row.status == "max_iters");
+      CHECK(row.status == CellStatus::MaxIters);
       CHECK(row.iterations == 6);
     }
   }
@@ -179,8 +179,8 @@ TEST_CASE("a failing cell is recorded as failed and the others complete", "[runn
   const Grid grid = parse_grid(yaml, "t.yaml", {}, testing::registry());
   const RunReport report = run(grid, "failing");
   REQUIRE(report.rows.size() == 2);
-  CHECK(report.rows[0].status == "max_iters");
-  CHECK(report.rows[1].status == "failed");
+  CHECK(report.rows[0].status == CellStatus::MaxIters);
+  CHECK(report.rows[1].status == CellStatus::Failed);
   CHECK_THAT(report.rows[1].stop_reason, Catch::Contains("matrix_factorization") && Catch::Contains("k"));
   CHECK(report.failed == 1);
 }
@@ -201,7 +201,7 @@ TEST_CASE("orth_quality records each step's orthogonalizer accuracy against the 
     INFO(name);
     auto problem = testing::make_problem("matrix_factorization", "{n: 30, rank: 4, kappa: 100}");
     const ComponentConfig config =
-        resolve_component("optimizer", "muon", std::string("{lr: 0.15, orthogonalizer: ") + name + "}", testing::registry());
+        resolve_component(PluginKind::Optimizer, "muon", std::string("{lr: 0.15, orthogonalizer: ") + name + "}", testing::registry());
     auto muon = testing::registry().create_optimizer(config, 0, true);
     REQUIRE(muon->orthogonalizers().size() == 1);
     OrthogonalizerProbe* probe = muon->orthogonalizers()[0]->probe();
@@ -280,7 +280,7 @@ TEST_CASE("a problem whose initialize() is not deterministic fails its cell inst
   options.output = temp_path("restless");
   const RunReport report = run_grid(grid, registry, options);
   REQUIRE(report.rows.size() == 1);
-  CHECK(report.rows[0].status == "failed");
+  CHECK(report.rows[0].status == CellStatus::Failed);
   CHECK_THAT(report.rows[0].stop_reason,
              Catch::Contains("restless_init") && Catch::Contains("different initial iterate"));
 }

@@ -17,9 +17,9 @@
 #include <sstream>
 #include <thread>
 
-#include "cell_messages.hpp"
-#include "errors.hpp"
-#include "store.hpp"
+#include "run/messages.hpp"
+#include "util/errors.hpp"
+#include "store/store.hpp"
 
 namespace {
 
@@ -62,8 +62,8 @@ CellHeader sample_header(const std::string& id) {
   header.cell_id = id;
   header.config_json = R"({"problem":{"name":"mf"},"seed":1})";
   header.seed = 7;
-  header.plugins = {{"problem", "mf", "1.0", "/lib/libmf.so", "deadbeef"},
-                    {"optimizer", "muon", "2.1", "/lib/libmuon.so", "cafef00d"}};
+  header.plugins = {{PluginKind::Problem, "mf", "1.0", "/lib/libmf.so", "deadbeef"},
+                    {PluginKind::Optimizer, "muon", "2.1", "/lib/libmuon.so", "cafef00d"}};
   return header;
 }
 
@@ -216,8 +216,8 @@ double column_value(int column, int row) { return std::sin(0.01 * row + column) 
     const double loss = column_value(0, row);
     done->append_trajectory(row, 0.0, &loss);
   }
-  done->finish("converged", "tol", "");
-  store->write_index({{"done", "mf", "muon", "svd", 1, "converged", "tol", rows, 0.1, 0.2, 7, 1.0}});
+  done->finish(CellStatus::Converged, "tol", "");
+  store->write_index({{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", rows, 0.1, 0.2, 7, 1.0}});
   auto cut = store->begin_cell(sample_header("cut"));
   cut->declare_trajectory({{"loss", "1", "loss"}});
   for (int row = 0; row < 1500; ++row) {
@@ -255,9 +255,9 @@ TEST_CASE("store index round-trips through the compound table", "[store]") {
   TempDir dir;
   const std::string path = dir.file("index.h5");
   std::vector<IndexRow> rows(3);
-  rows[0] = {"c0", "mf", "muon", "newton_schulz", 1, "converged", "tol", 120, 1e-12, 3e-7, 95, 1.5};
-  rows[1] = {"c1", "mf", "gd", "", 2, "max_iters", "max_iters", 1000, 0.25, 0.5, -1, 2.25};
-  rows[2] = {"c2", "icl", "adam", "", 3, "failed", "exception", 0, std::nan(""), -0.0, -1, 0.0};
+  rows[0] = {"c0", "mf", "muon", "newton_schulz", 1, CellStatus::Converged, "tol", 120, 1e-12, 3e-7, 95, 1.5};
+  rows[1] = {"c1", "mf", "gd", "", 2, CellStatus::MaxIters, "max_iters", 1000, 0.25, 0.5, -1, 2.25};
+  rows[2] = {"c2", "icl", "adam", "", 3, CellStatus::Failed, "exception", 0, std::nan(""), -0.0, -1, 0.0};
   {
     auto store = open_store(path, sample_info(), OpenMode::Create);
     store->write_index({rows[0]});  // rewritten whole below: the final table has 3 rows
@@ -336,7 +336,7 @@ TEST_CASE("store trajectory: equal-length, exact, unit-annotated, chunked and co
       CHECK(dims_of(file, std::string("/cells/cell/trajectory/") + name) == std::vector<hsize_t>{1024});
   }
   for (int row = 1500; row < kRows; ++row) append(row);
-  writer->finish("max_iters", "max_iters", "");
+  writer->finish(CellStatus::MaxIters, "max_iters", "");
   writer.reset();
   store.reset();
 
@@ -380,7 +380,7 @@ TEST_CASE("store datasets of a short cell are chunked to their length, still gro
     writer->append_trajectory(row, 0.0, &loss);
     writer->append_series("spectra", "X", row, Vector::Constant(4, row), "1", "singular values");
   }
-  writer->finish("max_iters", "max_iters", "");
+  writer->finish(CellStatus::MaxIters, "max_iters", "");
   writer.reset();
   store.reset();
 
@@ -435,7 +435,7 @@ TEST_CASE("store series: fixed width, NaN padding, longer rows rejected, many bl
     pair << row, -0.5 * row;
     writer->append_series("observables", "m", row, pair, "1", "two observables");
   }
-  writer->finish("converged", "tol", "");
+  writer->finish(CellStatus::Converged, "tol", "");
   writer.reset();
   store.reset();
 
@@ -493,7 +493,7 @@ TEST_CASE("store write_array is row-major, vectors are 1-D, large arrays are com
     writer->write_array("problem/row", column.transpose(), "1", "the same as a row");
     writer->write_array("problem/empty", Matrix(0, 3), "1", "no rows");
     writer->write_steps("theory/step", {0, 1, 2, 4, 8});
-    writer->finish("converged", "tol", "");
+    writer->finish(CellStatus::Converged, "tol", "");
   }
 
   Owned file = open_file(path);
@@ -540,8 +540,8 @@ TEST_CASE("store cell status is running until finish writes the final one", "[st
     CHECK(string_attr(file, "/cells/cell", "optimizer_sha256") == "cafef00d");
   }
   CHECK(store->completed_cells().empty());
-  CHECK_THROWS_AS(writer->finish("done", "", ""), std::invalid_argument);  // not a status
-  writer->finish("diverged", "loss_nonfinite", "loss became NaN at step 12");
+  CHECK_THROWS_AS(writer->finish(CellStatus::Running, "", ""), std::invalid_argument);  // not a final status
+  writer->finish(CellStatus::Diverged, "loss_nonfinite", "loss became NaN at step 12");
   {
     Owned file = open_file(path);
     CHECK(string_attr(file, "/cells/cell", "status") == "diverged");
@@ -549,7 +549,7 @@ TEST_CASE("store cell status is running until finish writes the final one", "[st
     CHECK(string_attr(file, "/cells/cell", "error") == "loss became NaN at step 12");
   }
   CHECK(store->completed_cells() == std::set<std::string>{"cell"});
-  CHECK_THROWS_AS(writer->finish("converged", "", ""), std::logic_error);
+  CHECK_THROWS_AS(writer->finish(CellStatus::Converged, "", ""), std::logic_error);
 }
 
 TEST_CASE("store Create and Overwrite modes", "[store]") {
@@ -557,7 +557,7 @@ TEST_CASE("store Create and Overwrite modes", "[store]") {
   const std::string path = dir.file("existing.h5");
   {
     auto store = open_store(path, sample_info(), OpenMode::Create);
-    store->begin_cell(sample_header("old"))->finish("converged", "tol", "");
+    store->begin_cell(sample_header("old"))->finish(CellStatus::Converged, "tol", "");
   }
   const std::string before = file_bytes(path);
 
@@ -614,9 +614,9 @@ TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[st
 TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[store]") {
   TempDir dir;
   const std::string path = dir.file("resume.h5");
-  const std::vector<IndexRow> rows = {{"done", "mf", "muon", "svd", 1, "converged", "tol", 3, 0.1, 0.2, 2, 0.5},
-                                      {"cut", "mf", "gd", "", 1, "running", "", 0, 0.0, 0.0, -1, 0.0},
-                                      {"bad", "mf", "adam", "", 1, "failed", "exception", 0, 0.0, 0.0, -1, 0.0}};
+  const std::vector<IndexRow> rows = {{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", 3, 0.1, 0.2, 2, 0.5},
+                                      {"cut", "mf", "gd", "", 1, CellStatus::Running, "", 0, 0.0, 0.0, -1, 0.0},
+                                      {"bad", "mf", "adam", "", 1, CellStatus::Failed, "exception", 0, 0.0, 0.0, -1, 0.0}};
   {
     auto store = open_store(path, sample_info(), OpenMode::Create, 1e9);
     auto done = store->begin_cell(sample_header("done"));
@@ -625,7 +625,7 @@ TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[stor
       const double loss = 1.0 - 0.25 * row;
       done->append_trajectory(row, 0.0, &loss);
     }
-    done->finish("converged", "tol", "");
+    done->finish(CellStatus::Converged, "tol", "");
     auto cut = store->begin_cell(sample_header("cut"));
     cut->declare_trajectory({{"loss", "1", "loss"}});
     for (int row = 0; row < 10; ++row) {
@@ -633,7 +633,7 @@ TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[stor
       cut->append_trajectory(row, 0.0, &loss);
     }
     cut.reset();  // dropped without finish(): buffered rows are saved, status stays "running"
-    store->begin_cell(sample_header("bad"))->finish("failed", "exception", "boom");
+    store->begin_cell(sample_header("bad"))->finish(CellStatus::Failed, "exception", "boom");
     store->write_index(rows);
   }
   {
@@ -651,7 +651,7 @@ TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[stor
   CHECK(index[2].stop_reason == "exception");
 
   auto redo = store->begin_cell(sample_header("cut"));
-  redo->finish("max_iters", "max_iters", "");
+  redo->finish(CellStatus::MaxIters, "max_iters", "");
   redo.reset();
   CHECK(store->completed_cells() == std::set<std::string>{"done", "cut"});
   store.reset();
@@ -718,7 +718,7 @@ TEST_CASE("store cells written from two threads at once are both intact", "[stor
       if (row % 100 == 0) writer->append_series("spectra", "X", row, Vector::Constant(3, scale * row), "1", "s");
     }
     writer->write_array("final/X", Matrix::Constant(2, 2, scale), "1", "final");
-    writer->finish("converged", "tol", "");
+    writer->finish(CellStatus::Converged, "tol", "");
   };
   std::thread first(run_cell, "a", 1.0);
   std::thread second(run_cell, "b", 2.0);
@@ -764,8 +764,8 @@ TEST_CASE("store index is readable by h5py and pandas", "[store]") {
   const std::string path = dir.file("pandas.h5");
   {
     auto store = open_store(path, sample_info(), OpenMode::Create);
-    store->write_index({{"c0", "mf", "muon", "svd", 4, "converged", "tol", 12, 0.5, 0.25, 9, 1.0},
-                        {"c1", "mf", "gd", "", 5, "max_iters", "max_iters", 100, 2.0, 1.0, -1, 3.0}});
+    store->write_index({{"c0", "mf", "muon", "svd", 4, CellStatus::Converged, "tol", 12, 0.5, 0.25, 9, 1.0},
+                        {"c1", "mf", "gd", "", 5, CellStatus::MaxIters, "max_iters", 100, 2.0, 1.0, -1, 3.0}});
   }
   const std::string script = dir.file("read_index.py");
   std::ofstream(script) << "import sys, h5py\n"
@@ -818,8 +818,8 @@ IndexRow write_sample_cell(Store& store, const std::string& id, const std::strin
     writer->append_series("spectra", "X", row, Vector::LinSpaced(3, row, row + 2.5), "1", "singular values");
   }
   writer->write_steps("theory/step", {0, 5, 10});
-  writer->finish("converged", "tol", "");
-  return {id, "mf", "muon", "svd", 7, "converged", "tol", 40, 0.25, 1e-7, 33, 0.5};
+  writer->finish(CellStatus::Converged, "tol", "");
+  return {id, "mf", "muon", "svd", 7, CellStatus::Converged, "tol", 40, 0.25, 1e-7, 33, 0.5};
 }
 
 // The bytes a worker would send for write_sample_cell(...) and its Done message.
@@ -868,7 +868,7 @@ TEST_CASE("store cell replayed from a worker's messages equals the cell written 
     const std::optional<IndexRow> row = replay(*store, bytes);
     REQUIRE(row.has_value());
     CHECK(row->cell_id == "replayed");
-    CHECK(row->status == "converged");
+    CHECK(row->status == CellStatus::Converged);
     CHECK(row->iters_to_tol == 33);
     CHECK(row->final_metric == 1e-7);
   }
@@ -898,7 +898,7 @@ TEST_CASE("store replay fails a cell whose writing fails, with the reason, and k
     auto store = open_store(path, sample_info(), OpenMode::Create);
     const std::optional<IndexRow> row = replay(*store, bytes);
     REQUIRE(row.has_value());
-    CHECK(row->status == "failed");
+    CHECK(row->status == CellStatus::Failed);
     CHECK_THAT(row->stop_reason, Catch::Contains("a/b") && Catch::Contains("not a valid HDF5 dataset name"));
     write_sample_cell(*store, "after");  // the next cell is unaffected
   }

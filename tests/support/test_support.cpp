@@ -2,7 +2,7 @@
 
 #include <Eigen/SVD>
 
-#include "grid.hpp"
+#include "grid/grid.hpp"
 
 namespace muonlab::testing {
 
@@ -13,18 +13,18 @@ const Registry& registry() {
 
 std::unique_ptr<ProblemHandle> make_problem(const std::string& name, const std::string& params_yaml,
                                             std::uint64_t seed) {
-  return registry().create_problem(resolve_component("problem", name, params_yaml, registry()), seed);
+  return registry().create_problem(resolve_component(PluginKind::Problem, name, params_yaml, registry()), seed);
 }
 
 std::unique_ptr<OptimizerHandle> make_optimizer(const std::string& name, const std::string& params_yaml,
                                                 std::uint64_t seed) {
-  return registry().create_optimizer(resolve_component("optimizer", name, params_yaml, registry()), seed);
+  return registry().create_optimizer(resolve_component(PluginKind::Optimizer, name, params_yaml, registry()), seed);
 }
 
 std::unique_ptr<OrthogonalizerHandle> make_orthogonalizer(const std::string& name,
                                                           const std::string& params_yaml) {
   return registry().create_orthogonalizer(
-      resolve_component("orthogonalizer", name, params_yaml, registry()), 0);
+      resolve_component(PluginKind::Orthogonalizer, name, params_yaml, registry()), 0);
 }
 
 Matrix exact_polar(const Matrix& g, double tol) {

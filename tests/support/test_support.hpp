@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "registry.hpp"
+#include "host/registry.hpp"
 
 namespace muonlab::testing {
 

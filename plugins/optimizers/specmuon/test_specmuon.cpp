@@ -20,8 +20,8 @@
 
 #include <unistd.h>
 
-#include "grid.hpp"
-#include "runner.hpp"
+#include "grid/grid.hpp"
+#include "run/runner.hpp"
 #include "test_support.hpp"
 
 #include "../common/optimizer_test_support.hpp"
@@ -296,6 +296,6 @@ TEST_CASE("specmuon: a grid cell on matrix factorization gets the loss from the 
   const muonlab::RunReport report = muonlab::run_grid(grid, muonlab::testing::registry(), options);
   REQUIRE(report.rows.size() == 1);
   CHECK(report.failed == 0);
-  CHECK(report.rows[0].status == "converged");
+  CHECK(report.rows[0].status == muonlab::CellStatus::Converged);
   CHECK(report.rows[0].final_metric <= 1e-6);
 }

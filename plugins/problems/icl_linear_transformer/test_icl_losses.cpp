@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "util/errors.hpp"
 #include "icl_test_support.hpp"
 
 namespace {

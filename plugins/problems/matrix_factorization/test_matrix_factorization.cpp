@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "util/errors.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "grid.hpp"
-#include "runner.hpp"
+#include "grid/grid.hpp"
+#include "run/runner.hpp"
 #include "test_support.hpp"
 
 namespace {

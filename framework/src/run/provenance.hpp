@@ -1,0 +1,13 @@
+// Where a result came from: the root attributes of a result file. The build's commit,
+// dirty flag, compiler and build type are captured when muonlab is built (build_info.hpp),
+// not read from the working tree when it runs.
+#pragma once
+
+#include "model/config.hpp"
+#include "store/store.hpp"
+
+namespace muonlab {
+
+RunInfo make_run_info(const Grid& grid);
+
+}  // namespace muonlab
