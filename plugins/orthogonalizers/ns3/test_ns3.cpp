@@ -15,7 +15,7 @@ const std::vector<nst::Triple> kCubic{{1.5, -0.5, 0.0}};
 
 nst::SingularValueMap cubic_model(int steps, double eps = kEps) { return nst::frobenius_model(kCubic, steps, 1.0, eps); }
 
-// algorithms.md section 1.14, rows "cubic NS x5" and "cubic NS x10".
+// docs/algorithms.md section 1.14, rows "cubic NS x5" and "cubic NS x10".
 constexpr nst::TableRow kCubic5{1.0000, 1.0000, 0.6587, 0.2248, 0.0758, 0.0076, 0.0008};
 constexpr nst::TableRow kCubic10{1.0000, 1.0000, 1.0000, 0.9676, 0.5294, 0.0576, 0.0058};
 
