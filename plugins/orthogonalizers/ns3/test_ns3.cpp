@@ -42,7 +42,7 @@ TEST_CASE("ns3 default of 14 steps is the fewest taking every x0 in [0.01, 1] wi
   // p(x) = 1.5x - 0.5x^3 is increasing on [0, 1] with x <= p(x) <= 1, so after k steps the
   // distance to 1 decreases with x0 and the worst input of [0.01, 1] is 0.01.
   CHECK(steps_to_reach(0.01, 1e-3) == 14);
-  // Algorithms.md section 1.3: 9 steps from 0.1, 14 from 0.01, 20 from 1e-3.
+  // docs/algorithms.md section 1.3: 9 steps from 0.1, 14 from 0.01, 20 from 1e-3.
   CHECK(steps_to_reach(0.1, 1e-3) == 9);
   CHECK(steps_to_reach(1e-3, 1e-3) == 20);
 
