@@ -4,7 +4,7 @@
 //   - invariant to positive scaling:      polar(c G) = polar(G), c > 0,
 //   - orthogonally equivariant:           polar(Q1 G Q2^T) = Q1 polar(G) Q2^T,
 //   - consistent with transposition:      polar(G^T) = polar(G)^T,
-//   - zero on the zero matrix (section 1.15 of algorithms.md),
+//   - zero on the zero matrix (section 1.15 of docs/algorithms.md),
 // and an approximation by an odd spectral map U f(Sigma) V^T with f > 0 keeps all of these
 // and is positively aligned with G: <G, O> = sum_i s_i f(s_i) > 0.
 // Every orthogonalizer must be constructible with its default parameters. Each one is
@@ -142,7 +142,7 @@ double relative_difference(const Matrix& value, const Matrix& reference) {
 // same holds for the smooth spectral maps computed by SVD: their Lipschitz constants on
 // [1, 10] are at most ~1 (gram_eig: ~kappa^2 eps ~ 2e-14, observed ~3e-14).
 // Finite iterations: each step rounds at ~p * eps ~ 1e-14 relative and later steps amplify a
-// singular-value error by at most |x f'(x)| (< 14 for 6 Keller steps, algorithms.md section
+// singular-value error by at most |x f'(x)| (< 14 for 6 Keller steps, docs/algorithms.md section
 // 1.14 inputs), so 1e-10 covers tens of steps of aggressive polynomials.
 double rounding_tolerance(const Configuration& configuration) {
   return kFactorizationMethods.count(configuration.name) > 0 ? 1e-12 : 1e-10;

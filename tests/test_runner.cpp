@@ -221,7 +221,7 @@ TEST_CASE("orth_quality records each step's orthogonalizer accuracy against the 
         CHECK(q.alignment == Approx(1.0).epsilon(1e-12));
       } else {
         // Keller's quintic acts on each singular value x = s_i/(||G||_F + 1e-7) through
-        // p(x) = a x + b x^3 + c x^5 applied five times (algorithms.md 1.4): the probe's
+        // p(x) = a x + b x^3 + c x^5 applied five times (docs/algorithms.md 1.4): the probe's
         // extreme output singular values must be the scalar model's.
         const Vector sv = Eigen::JacobiSVD<Matrix>(g[0]).singularValues();
         double lo = INFINITY, hi = 0;

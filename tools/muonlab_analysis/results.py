@@ -1,4 +1,4 @@
-"""Reading a muonlab HDF5 result file (DESIGN.md section 5) into plain Python/pandas objects.
+"""Reading a muonlab HDF5 result file (docs/design.md section 5) into plain Python/pandas objects.
 
 Everything here is read-only and tolerant of missing pieces: a cell without a trajectory,
 observables or theory yields None for that piece instead of an exception.

@@ -1,7 +1,7 @@
 """tools/analyze --self-test: write a small synthetic result file whose answers are known by
 construction, analyse it, and compare.
 
-The file mimics `muonlab run` output (DESIGN.md section 5): two problem variants
+The file mimics `muonlab run` output (docs/design.md section 5): two problem variants
 (symmetric true/false, with m following symmetric), kappa in {1, 100, 1e4}, three seeds,
 and three optimizers whose iterations-to-tol follow exact power laws:
   muon (svd):  100 + seed                    -> median 101, slope 0

@@ -1,4 +1,4 @@
-// Adam with exact bias correction and coupled L2 weight decay (algorithms.md 2.4), with the
+// Adam with exact bias correction and coupled L2 weight decay (docs/algorithms.md 2.4), with the
 // shared step-size schedules (constant, geometric, cosine, list; optional linear warmup).
 #include <muonlab/plugin.hpp>
 

@@ -1,4 +1,4 @@
-// adam against the bias-corrected formula of algorithms.md 2.4, evaluated in the test with
+// adam against the bias-corrected formula of docs/algorithms.md 2.4, evaluated in the test with
 // plain Eigen arrays:
 //   g = G + wd W;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 //   W -= lr_t * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps),   t = 1, 2, ...
@@ -151,7 +151,7 @@ TEST_CASE("adam: decay is ignored by the constant schedule", "[adam]") {
 }
 
 TEST_CASE("adam: beta1 = beta2 = eps = 0 is signSGD with sign(0) = 0", "[adam]") {
-  // paper-notes.md 1.4: SignGD is the b1 = b2 = 0, eps -> 0 limit of Adam.
+  // docs/theory.md 1.4: SignGD is the b1 = b2 = 0, eps -> 0 limit of Adam.
   auto optimizer = muonlab::testing::make_optimizer("adam", "{lr: 0.25, beta1: 0, beta2: 0, eps: 0}");
   optimizer->initialize(kAdamBlocks);
   std::vector<Matrix> w = adam_initial();

@@ -1,5 +1,5 @@
 // AdaMuon (Si, Zhang, Shen, arXiv 2507.11005; reference Chongjie-Si/AdaMuon adamuon.py,
-// algorithms.md 2.14): Muon's orthogonalized direction with an element-wise second moment of
+// docs/algorithms.md 2.14): Muon's orthogonalized direction with an element-wise second moment of
 // it, then a rescale to the Frobenius norm of a full-rank polar factor:
 //   M_t = b M_{t-1} + (1-b) G_t;   N_t = (1-b) G_t + b M_t (nesterov) or M_t
 //   O_t = orthogonalizer(N_t)

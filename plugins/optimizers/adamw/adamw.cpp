@@ -1,4 +1,4 @@
-// AdamW: decoupled weight decay, then Adam with exact bias correction (algorithms.md 2.4):
+// AdamW: decoupled weight decay, then Adam with exact bias correction (docs/algorithms.md 2.4):
 //   W <- (1 - eta_t wd) W
 //   m = b1 m + (1-b1) G;  v = b2 v + (1-b2) G^2;   t = 1, 2, ... counts the steps taken
 //   W <- W - eta_t * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)

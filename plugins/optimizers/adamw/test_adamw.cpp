@@ -1,4 +1,4 @@
-// adamw against the formula of algorithms.md 2.4 written with plain Eigen arrays:
+// adamw against the formula of docs/algorithms.md 2.4 written with plain Eigen arrays:
 //   W <- (1 - lr_t wd) W;  m = b1 m + (1-b1) G;  v = b2 v + (1-b2) G^2;
 //   W <- W - lr_t * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps),   t = 1, 2, ...
 #include <catch2/catch.hpp>

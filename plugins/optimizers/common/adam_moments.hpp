@@ -1,4 +1,4 @@
-// Adam's element-wise moment estimates with exact bias correction (algorithms.md 2.4), shared
+// Adam's element-wise moment estimates with exact bias correction (docs/algorithms.md 2.4), shared
 // by adam, adamw and (second moment only) adamuon:
 //
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;   t = 1, 2, ... counts the steps taken

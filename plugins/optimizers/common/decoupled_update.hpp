@@ -1,4 +1,4 @@
-// The last step of most matrix optimizers here (algorithms.md 0):
+// The last step of most matrix optimizers here (docs/algorithms.md 0):
 //
 //   W <- (1 - eta_t weight_decay) W - step D        (step = eta_t s, eta_t / divisor, eta_t nu, ...)
 //

@@ -1,4 +1,4 @@
-// Momentum buffers in the two conventions of algorithms.md 2.0, and their Nesterov forms:
+// Momentum buffers in the two conventions of docs/algorithms.md 2.0, and their Nesterov forms:
 //
 //   EMA:  M_t = beta M_{t-1} + (1 - beta) G_t     Nesterov: N_t = (1 - beta) G_t + beta M_t
 //   sum:  M_t = beta M_{t-1} + G_t                Nesterov: N_t = G_t + beta M_t

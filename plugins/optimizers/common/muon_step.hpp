@@ -1,4 +1,4 @@
-// The Muon step shared by muon, adamuon and normuon (algorithms.md 2.6, 2.14, 2.15), per block:
+// The Muon step shared by muon, adamuon and normuon (docs/algorithms.md 2.6, 2.14, 2.15), per block:
 //
 //   N_t = G_t, M_t or the Nesterov look-ahead        (MomentumBuffers, momentum.hpp)
 //   O_t = orthogonalizer(N_t)

@@ -1,5 +1,5 @@
 // Factors s multiplying an orthogonalized update O of an m x n block (m = rows = fan-out),
-// algorithms.md 2.0:
+// docs/algorithms.md 2.0:
 //
 //   none:     s = 1
 //   shape:    s = sqrt(max(1, m / n))      Keller Jordan's Muon, torch "original", NorMuon

@@ -175,7 +175,7 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-// The oracle: element_step one element at a time, weight decay written out as in algorithms.md.
+// The oracle: element_step one element at a time, weight decay written out as in docs/algorithms.md.
 void scalar_adam_pass(const optim::AdamMoments& moments, optim::WeightDecay decay, AdamArrays& a,
                       const optim::AdamStepScalars& s) {
   for (std::size_t i = 0; i < a.w.size(); ++i) {

@@ -1,4 +1,4 @@
-// Dion (algorithms.md 2.13): rank-r amortized power iteration with error feedback. For each
+// Dion (docs/algorithms.md 2.13): rank-r amortized power iteration with error feedback. For each
 // m x n block, with Q (n x r) persisting across steps:
 //   B = M + G                          (M accumulates what the low-rank steps left out)
 //   P = orth(B Q)                      (m x r, orthonormal columns)

@@ -1,6 +1,6 @@
-// Freon (Shumaylov et al., "Muon is Not That Special", arXiv 2605.11181; algorithms.md 2.16):
+// Freon (Shumaylov et al., "Muon is Not That Special", arXiv 2605.11181; docs/algorithms.md 2.16):
 // steepest descent under a Schatten-q (quasi-)norm, with momentum.
-//   B_t = mu B_{t-1} + G_t                               (sum form, as summarized in algorithms.md)
+//   B_t = mu B_{t-1} + G_t                               (sum form, as summarized in docs/algorithms.md)
 //   B_t = U diag(s) V^T  (thin SVD),  r = #{ s_i > rank_threshold * s_1 }
 //   O_t = (B_n B_n^T)^{-c} B_n = U_r diag((s_i / ||s_r||_q)^(q-1)) V_r^T,   B_n = B_t / ||B_t||_{S_q}
 //   W  <- (1 - eta_t wd) W - eta_t O_t                   c = 1 - q/2

@@ -1,4 +1,4 @@
-// Plain gradient descent: W <- W - lr * G for every block (algorithms.md 2.1).
+// Plain gradient descent: W <- W - lr * G for every block (docs/algorithms.md 2.1).
 #include <muonlab/plugin.hpp>
 
 #include "../common/block_check.hpp"

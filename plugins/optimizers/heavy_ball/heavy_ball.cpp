@@ -1,4 +1,4 @@
-// Heavy-ball momentum in the PyTorch SGD convention (algorithms.md 2.2):
+// Heavy-ball momentum in the PyTorch SGD convention (docs/algorithms.md 2.2):
 //   g   = G_t + wd W                        (coupled L2)
 //   b_1 = g,   b_t = mu b_{t-1} + (1 - tau) g   for t > 1   (tau = dampening)
 //   W  <- W - eta_t b_t

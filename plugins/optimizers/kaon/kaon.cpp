@@ -1,4 +1,4 @@
-// Kaon (Shumaylov et al., "Muon is Not That Special", arXiv 2605.11181; algorithms.md 2.17):
+// Kaon (Shumaylov et al., "Muon is Not That Special", arXiv 2605.11181; docs/algorithms.md 2.17):
 // keep the singular vectors of the momentum, scramble its singular values with a chaotic
 // polynomial map.
 //   B_t = mu B_{t-1} + G_t

@@ -1,4 +1,4 @@
-// MARS-M (algorithms.md 2.9): Muon with the MARS variance-reduction correction; the update
+// MARS-M (docs/algorithms.md 2.9): Muon with the MARS variance-reduction correction; the update
 // is in mars_muon.hpp (shared with muon_mvr2, which uses other defaults).
 #include <muonlab/plugin.hpp>
 

@@ -1,4 +1,4 @@
-// The MARS-corrected Muon update shared by mars_m and muon_mvr2 (algorithms.md 2.9, 2.10):
+// The MARS-corrected Muon update shared by mars_m and muon_mvr2 (docs/algorithms.md 2.9, 2.10):
 //
 //   c_t = G_t + gamma * beta / (1 - beta) * (G_t - Gref_t)
 //   c_t <- c_t * clip_norm / ||c_t||_F      if clip_norm > 0 and ||c_t||_F > clip_norm

@@ -1,4 +1,4 @@
-// Muon and its simplified form (algorithms.md 2.6 and 2.7, paper-notes.md 1.2):
+// Muon and its simplified form (docs/algorithms.md 2.6 and 2.7, docs/theory.md 1.2):
 //   M_t = beta M_{t-1} + (1 - beta) G_t            (only when momentum beta > 0)
 //   N_t = (1 - beta) G_t + beta M_t  (nesterov)    else N_t = M_t
 //   O_t = orthogonalizer(N_t)                       (each block separately)

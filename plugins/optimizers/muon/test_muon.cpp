@@ -234,7 +234,7 @@ TEST_CASE("muon: a zero gradient leaves W unchanged", "[muon]") {
 }
 
 TEST_CASE("muon: a rank-1 gradient moves only its own direction, by eta", "[muon]") {
-  // G = 3 u v^T has msign(G) = u v^T (algorithms.md 2.6): the update is eta u v^T.
+  // G = 3 u v^T has msign(G) = u v^T (docs/algorithms.md 2.6): the update is eta u v^T.
   Eigen::Vector3d u(1.0 / 3, 2.0 / 3, 2.0 / 3);
   Eigen::Vector2d v(0.6, 0.8);
   const Matrix rank_one = u * v.transpose();
@@ -248,7 +248,7 @@ TEST_CASE("muon: a rank-1 gradient moves only its own direction, by eta", "[muon
 }
 
 TEST_CASE("muon: simplified Muon ignores the gradient's scale", "[muon]") {
-  // msign(c G) = msign(G) for c > 0 (paper-notes.md 1.1).
+  // msign(c G) = msign(G) for c > 0 (docs/theory.md 1.1).
   auto plain = muonlab::testing::make_optimizer("muon", "{}");
   auto scaled = muonlab::testing::make_optimizer("muon", "{}");
   plain->initialize(kMuonBlocks);

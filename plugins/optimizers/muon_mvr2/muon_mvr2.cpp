@@ -1,7 +1,7 @@
-// Muon-MVR2 (algorithms.md 2.10): Muon on a variance-reduced momentum whose correction uses
+// Muon-MVR2 (docs/algorithms.md 2.10): Muon on a variance-reduced momentum whose correction uses
 // the current sample's gradient at the previous iterate (two gradient evaluations per step).
 // The update is the MARS-M update of ../mars_m/mars_muon.hpp with variant exact by default;
-// the defaults are those of the Python-matched port described in algorithms.md 2.10.
+// the defaults are those of the Python-matched port described in docs/algorithms.md 2.10.
 #include <muonlab/plugin.hpp>
 
 #include "../mars_m/mars_muon.hpp"

@@ -1,4 +1,4 @@
-// Nesterov momentum in the PyTorch SGD convention (algorithms.md 2.3):
+// Nesterov momentum in the PyTorch SGD convention (docs/algorithms.md 2.3):
 //   g   = G_t + wd W                        (coupled L2)
 //   b_1 = g,   b_t = mu b_{t-1} + g         for t > 1   (no dampening)
 //   W  <- W - eta_t (g + mu b_t)

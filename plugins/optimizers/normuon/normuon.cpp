@@ -1,5 +1,5 @@
 // NorMuon (Li, Liu, Liang, Chen, Zhao, arXiv 2510.05491; reference zichongli5/NorMuon
-// normuon.py, algorithms.md 2.15): Muon's orthogonalized direction with a per-row (per output
+// normuon.py, docs/algorithms.md 2.15): Muon's orthogonalized direction with a per-row (per output
 // neuron) second moment, rescaled back to the Frobenius norm it had:
 //   M_t = b M_{t-1} + (1-b) G_t;   N_t = (1-b) G_t + b M_t (nesterov) or M_t
 //   O_t = orthogonalizer(N_t);     phi = ||O_t||_F

@@ -1,5 +1,5 @@
 // PolarGrad (Lau, Long, Su, arXiv 2505.21799; reference timlautk/polargrad polar_grad.py,
-// algorithms.md 2.12): the polar step scaled by the nuclear norm, i.e. steepest descent for
+// docs/algorithms.md 2.12): the polar step scaled by the nuclear norm, i.e. steepest descent for
 // the spectral norm.
 //   momentum first (default):  M_t = b M_{t-1} + (1-b) G_t,  U_t = polar(M_t),  nu_t = <M_t, U_t>,
 //                              W <- (1 - eta_t wd) W - eta_t nu_t U_t

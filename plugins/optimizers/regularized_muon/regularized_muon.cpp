@@ -1,6 +1,6 @@
 // Regularized Muon: Muon with the polar factor replaced by the smoothed (regularized) map
 //   O = (N N^T + lambda^2 I)^{-1/2} N = U diag(s_i / sqrt(s_i^2 + lambda^2)) V^T
-// of the smoothed spectral gradient flows analysed in the literature (paper-notes.md section 8,
+// of the smoothed spectral gradient flows analysed in the literature (docs/theory.md section 8,
 // Kang et al.; their exact smoothing is not verified). With momentum, as in muon:
 //   M_t = beta M_{t-1} + (1 - beta) G_t     (only when beta > 0)
 //   N_t = (1 - beta) G_t + beta M_t  (nesterov)   else N_t = M_t   (N_t = G_t when beta = 0)

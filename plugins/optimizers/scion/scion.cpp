@@ -1,4 +1,4 @@
-// Scion (Pethick et al., arXiv 2502.07529; reference LIONS-EPFL/scion scion.py, algorithms.md 2.11):
+// Scion (Pethick et al., arXiv 2502.07529; reference LIONS-EPFL/scion scion.py, docs/algorithms.md 2.11):
 //   D_t = (1 - alpha) D_{t-1} + alpha G_t       (alpha < 1; alpha = 1 means D_t = G_t, no state)
 //   d_t = radius * LMO(D_t)
 //     spectral: LMO(D) = s * orthogonalizer(D),  s = sqrt(m/n) (normalized) or sqrt(m), optionally max(1, s)

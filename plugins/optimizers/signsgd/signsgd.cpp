@@ -1,4 +1,4 @@
-// signSGD and Signum (algorithms.md 2.5):
+// signSGD and Signum (docs/algorithms.md 2.5):
 //   signSGD (momentum 0):  W <- (1 - eta_t wd) W - eta_t sign(G_t)
 //   Signum  (momentum b):  M_t = b M_{t-1} + (1 - b) G_t,  W <- (1 - eta_t wd) W - eta_t sign(M_t)
 // with sign(0) = 0: an entry whose direction is exactly zero does not move.

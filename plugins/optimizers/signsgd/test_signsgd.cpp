@@ -1,4 +1,4 @@
-// signsgd against the formulas of algorithms.md 2.5 written with plain Eigen:
+// signsgd against the formulas of docs/algorithms.md 2.5 written with plain Eigen:
 //   signSGD: W <- (1 - eta_t wd) W - eta_t sign(G_t)
 //   Signum:  M = b M + (1 - b) G;  W <- (1 - eta_t wd) W - eta_t sign(M),   sign(0) = 0.
 #include <catch2/catch.hpp>
@@ -140,7 +140,7 @@ TEST_CASE("signsgd: decoupled weight decay and a cosine schedule", "[signsgd]") 
 }
 
 TEST_CASE("signsgd: a rank-2 gradient gives a full-rank +-1 update", "[signsgd]") {
-  // algorithms.md 2.5: unlike msign, sign() does not keep the gradient's rank. (A rank-1
+  // docs/algorithms.md 2.5: unlike msign, sign() does not keep the gradient's rank. (A rank-1
   // gradient would: sign(u v^T) = sign(u) sign(v)^T.) G = u1 v1^T + u2 v2^T in 3 x 3, with
   // sign(G) = [1 -1 -1; 0 -1 1; 1 1 -1], determinant -2.
   Eigen::Vector3d u1(1.0, -2.0, 3.0), v1(0.5, 1.0, -1.0), u2(2.0, 1.0, -1.0), v2(1.0, -1.0, 0.25);

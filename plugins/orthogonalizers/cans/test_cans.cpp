@@ -13,13 +13,13 @@ namespace nst = muonlab::newton_schulz_testing;
 
 constexpr double kEps = 1e-7;  // the plugin's default normalization guard
 
-// algorithms.md section 1.7 (Emerging-Optimizers "cans").
+// docs/algorithms.md section 1.7 (Emerging-Optimizers "cans").
 const std::vector<nst::Triple> kCansTable{
     {8.4703, -25.1081, 18.6293}, {4.1828, -3.1087, 0.5806}, {3.9619, -2.9541, 0.5630},
     {3.2866, -2.4647, 0.5074},   {2.2737, -1.6447, 0.4162},
 };
 
-// algorithms.md section 1.14, row "CANS 5 (EO table)".
+// docs/algorithms.md section 1.14, row "CANS 5 (EO table)".
 constexpr nst::TableRow kCans5{1.0051, 1.0964, 0.9163, 0.8883, 1.1132, 0.8865, 0.1047};
 
 // Matrix vs scalar model for the table (see kModelTolerance for the amplification A): the first
@@ -78,7 +78,7 @@ TEST_CASE("cans reproduces the scalar-model table row CANS 5 (EO table)", "[cans
 }
 
 TEST_CASE("cans quintic table lands every x0 in [1e-3, 1] in [0.884, 1.120]", "[cans]") {
-  // Fine log grid of the scalar model. (algorithms.md section 1.7 quotes [0.886, 1.115],
+  // Fine log grid of the scalar model. (docs/algorithms.md section 1.7 quotes [0.886, 1.115],
   // apparently from a coarser grid; the extremes are 0.88437 and 1.11984.)
   double low = 2.0, high = 0.0;
   for (int i = 0; i <= 30000; ++i) {

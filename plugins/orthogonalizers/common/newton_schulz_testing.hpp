@@ -45,7 +45,7 @@ inline SingularValueMap frobenius_model(std::vector<Triple> schedule, int steps,
   return [=](double sigma, double frobenius) { return compose(schedule, steps, sigma / (safety * frobenius + eps)); };
 }
 
-// algorithms.md section 1.14: inputs x0 = sigma / ||G||_F of the scalar-model table.
+// docs/algorithms.md section 1.14: inputs x0 = sigma / ||G||_F of the scalar-model table.
 inline constexpr std::array<double, 7> kTableInputs{1.0, 0.5, 0.1, 0.03, 0.01, 1e-3, 1e-4};
 using TableRow = std::array<double, 7>;
 

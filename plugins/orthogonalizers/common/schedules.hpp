@@ -1,6 +1,6 @@
 // Published coefficient schedules of the Newton-Schulz family, at full published precision,
 // and the input pre-scaling each was designed for. Sources and the recursions that generate
-// them: algorithms.md sections 1.3-1.7, summarized in the plugins' README.md files.
+// them: docs/algorithms.md sections 1.3-1.7, summarized in the plugins' README.md files.
 #pragma once
 
 #include <array>

@@ -25,7 +25,7 @@ std::vector<nst::Triple> triples(const Table& table) {
 struct NamedModel {
   std::string params;
   nst::SingularValueMap model;
-  nst::TableRow row;  // algorithms.md section 1.14
+  nst::TableRow row;  // docs/algorithms.md section 1.14
   double model_tolerance = nst::kModelTolerance;
 };
 

@@ -15,7 +15,7 @@ const std::vector<nst::Triple> kCubic{{1.5, -0.5, 0.0}};
 
 nst::SingularValueMap cubic_model(int steps, double eps = kEps) { return nst::frobenius_model(kCubic, steps, 1.0, eps); }
 
-// algorithms.md section 1.14, rows "cubic NS x5" and "cubic NS x10".
+// docs/algorithms.md section 1.14, rows "cubic NS x5" and "cubic NS x10".
 constexpr nst::TableRow kCubic5{1.0000, 1.0000, 0.6587, 0.2248, 0.0758, 0.0076, 0.0008};
 constexpr nst::TableRow kCubic10{1.0000, 1.0000, 1.0000, 0.9676, 0.5294, 0.0576, 0.0058};
 
@@ -42,7 +42,7 @@ TEST_CASE("ns3 default of 14 steps is the fewest taking every x0 in [0.01, 1] wi
   // p(x) = 1.5x - 0.5x^3 is increasing on [0, 1] with x <= p(x) <= 1, so after k steps the
   // distance to 1 decreases with x0 and the worst input of [0.01, 1] is 0.01.
   CHECK(steps_to_reach(0.01, 1e-3) == 14);
-  // Algorithms.md section 1.3: 9 steps from 0.1, 14 from 0.01, 20 from 1e-3.
+  // docs/algorithms.md section 1.3: 9 steps from 0.1, 14 from 0.01, 20 from 1e-3.
   CHECK(steps_to_reach(0.1, 1e-3) == 9);
   CHECK(steps_to_reach(1e-3, 1e-3) == 20);
 

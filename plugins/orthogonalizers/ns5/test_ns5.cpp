@@ -23,7 +23,7 @@ nst::SingularValueMap model(int steps, const std::vector<nst::Triple>& k = kKell
   return nst::frobenius_model(k, steps, 1.0, kEps);
 }
 
-// algorithms.md section 1.14: output for x0 = sigma / ||G||_F in {1, 0.5, 0.1, 0.03, 0.01,
+// docs/algorithms.md section 1.14: output for x0 = sigma / ||G||_F in {1, 0.5, 0.1, 0.03, 0.01,
 // 1e-3, 1e-4}, rounded to 4 digits.
 constexpr nst::TableRow kKeller5{0.6964, 0.7654, 0.7121, 1.1223, 0.6989, 0.4705, 0.0485};
 constexpr nst::TableRow kKeller6{1.1188, 1.0289, 1.1006, 0.7330, 1.1160, 1.1702, 0.1664};
@@ -76,7 +76,7 @@ TEST_CASE("ns5 output is U p(Sigma) V^T of the exact SVD with singular values fr
   // of the map (< 1e2): Frobenius error well below 1e-12 (observed ~1e-14).
   CHECK((o - expected).norm() < 1e-12);
 
-  // algorithms.md section 1.4: after 5 steps every x0 in [0.01, 1] lands in [0.682, 1.134]
+  // docs/algorithms.md section 1.4: after 5 steps every x0 in [0.01, 1] lands in [0.682, 1.134]
   // (transient maximum 1.2023 near x0 = 1e-3); Jacobi SVD error ~1e-15 is negligible.
   const Vector output_s = Eigen::JacobiSVD<Matrix>(o).singularValues();
   CHECK(output_s.minCoeff() >= 0.68);

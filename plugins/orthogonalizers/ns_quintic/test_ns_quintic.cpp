@@ -11,7 +11,7 @@ namespace nst = muonlab::newton_schulz_testing;
 
 constexpr double kEps = 1e-7;  // the plugin's default normalization guard
 
-// algorithms.md section 1.5.
+// docs/algorithms.md section 1.5.
 const std::vector<nst::Triple> kYou{
     {4.0848, -6.8946, 2.9270}, {3.9505, -6.3029, 2.6377}, {3.7418, -5.5913, 2.3037},
     {2.8769, -3.1427, 1.2046}, {2.8366, -3.0525, 1.2012},
@@ -19,7 +19,7 @@ const std::vector<nst::Triple> kYou{
 
 nst::SingularValueMap you_model(int steps) { return nst::frobenius_model(kYou, steps, 1.0, kEps); }
 
-// algorithms.md section 1.14, row 'You "quintic" 5'.
+// docs/algorithms.md section 1.14, row 'You "quintic" 5'.
 constexpr nst::TableRow kYou5{0.9783, 0.9859, 1.0190, 0.9857, 1.0180, 0.4750, 0.0493};
 
 }  // namespace
@@ -42,7 +42,7 @@ TEST_CASE("ns_quintic uses the first steps of the table and repeats its last tri
 }
 
 TEST_CASE("ns_quintic lands every x0 in [0.01, 1] in [0.977, 1.033] after 5 steps", "[ns_quintic]") {
-  // algorithms.md section 1.5 quotes [0.978, 1.032] (rounded); checked on a fine log grid of the
+  // docs/algorithms.md section 1.5 quotes [0.978, 1.032] (rounded); checked on a fine log grid of the
   // scalar model, then on a diagonal matrix holding part of the grid.
   double low = 2.0, high = 0.0;
   for (int i = 0; i <= 2000; ++i) {

@@ -16,7 +16,7 @@ namespace nst = muonlab::newton_schulz_testing;
 
 constexpr double kEps = 1e-7;  // the plugin's default normalization guard
 
-// ---- The generator (algorithms.md section 1.6; PolarExpress `optimal_composition`) ----
+// ---- The generator (docs/algorithms.md section 1.6; PolarExpress `optimal_composition`) ----
 
 // The odd quintic p minimizing max |1 - p(x)| on [l, u]: equioscillation at l < q < r < u,
 // p(l) = 1 - E, p(q) = 1 + E, p(r) = 1 - E, p(u) = 1 + E, found by the simplified Remez
@@ -102,7 +102,7 @@ nst::SingularValueMap eight_step_model(int steps) {
   return nst::frobenius_model(table, steps, 1.01, kEps);
 }
 
-// algorithms.md section 1.14.
+// docs/algorithms.md section 1.14.
 constexpr nst::TableRow kTableC5{0.9035, 1.0864, 1.0165, 1.1083, 0.9968, 0.8466, 0.0969};
 constexpr nst::TableRow kTableAB8{1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 0.5701};
 constexpr nst::TableRow kTableABFirst5{0.8771, 1.1047, 0.8914, 1.0609, 1.0540, 0.8401, 0.0965};
@@ -176,7 +176,7 @@ TEST_CASE("polar_express applies the 1.01 safety factor to steps 1-7 of the eigh
     CHECK(applied[k].c == Approx(expected.c).epsilon(1e-15));
   }
   CHECK(applied[7].a == 1.875);
-  // algorithms.md Table B: the same schedule rounded to 4 decimals (Emerging-Optimizers).
+  // docs/algorithms.md Table B: the same schedule rounded to 4 decimals (Emerging-Optimizers).
   CHECK(applied[0].a == Approx(8.2051).margin(5e-5));
   CHECK(applied[0].b == Approx(-22.9019).margin(5e-5));
   CHECK(applied[6].c == Approx(0.3568).margin(5e-5));
@@ -199,7 +199,7 @@ TEST_CASE("polar_express output is U f(Sigma) V^T of the known factors, steps pa
 TEST_CASE("polar_express eight-step maps [1e-3, 1] to 1 and converges to the exact polar factor",
           "[polar_express]") {
   // Scalar model on a fine log grid of x0 = sigma / ||G||_F in [1e-3, 1]: within 1.1e-5 of 1
-  // after 7 steps (algorithms.md: "1 +- 1e-5"), then the classical quintic, whose error is
+  // after 7 steps (docs/algorithms.md: "1 +- 1e-5"), then the classical quintic, whose error is
   // cubic at 1, leaves only rounding.
   double after7 = 0.0, after8 = 0.0;
   for (int i = 0; i <= 3000; ++i) {

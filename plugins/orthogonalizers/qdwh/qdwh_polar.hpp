@@ -32,7 +32,7 @@ struct Weights {
 };
 
 // Dynamically weighted Halley weights for a lower bound l in (0, 1] on the singular values
-// of the iterate (algorithms.md section 1.12): the rational map
+// of the iterate (docs/algorithms.md section 1.12): the rational map
 // f(x) = x (a + b x^2) / (1 + c x^2) then sends [l, 1] into [f(l), 1] with f(l) as large as
 // possible. At l = 1 they are Halley's (3, 1, 3).
 inline Weights halley_weights(double l) {

@@ -1,6 +1,6 @@
 // Tests of the QDWH orthogonalizer against the exact polar factor (Eigen's JacobiSVD through
 // muonlab::testing::exact_polar), closed forms for rank-deficient inputs, the iteration
-// counts of algorithms.md section 1.12 and the backward error on an ill-conditioned input.
+// counts of docs/algorithms.md section 1.12 and the backward error on an ill-conditioned input.
 #include <catch2/catch.hpp>
 
 #include <muonlab/linalg.hpp>
@@ -47,7 +47,7 @@ DirectRun run_direct(const Matrix& g, const qdwh::Settings& settings) {
 }  // namespace
 
 TEST_CASE("qdwh weights and iteration counts match the catalogue", "[qdwh]") {
-  // algorithms.md 1.12 [COMP]: for l0 = 1e-3 the weights are (251.992, 15749.3, 16000.3) and
+  // docs/algorithms.md 1.12 [COMP]: for l0 = 1e-3 the weights are (251.992, 15749.3, 16000.3) and
   // l1 = 0.248, then (6.637, 7.943, 13.580) and l2 = 0.963 (quoted to 3-6 digits).
   const qdwh::Weights first = qdwh::halley_weights(1e-3);
   CHECK(first.a == Approx(251.992).epsilon(1e-5));

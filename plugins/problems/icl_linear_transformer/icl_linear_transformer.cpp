@@ -1,5 +1,5 @@
 // In-context linear regression with a linear self-attention model (README.md next to this
-// file; paper-notes.md sections 3 and 7): the second case study of the Muon preconditioning
+// file; docs/theory.md sections 3 and 7): the second case study of the Muon preconditioning
 // paper. The problem class wires together
 //   icl_model       data model, Lambda's eigen-structure, prompt sampling,
 //   population_loss closed-form loss and exact gradient (merged and separate),

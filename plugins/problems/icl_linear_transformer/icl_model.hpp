@@ -1,4 +1,4 @@
-// Data model of in-context linear regression (README.md "Data model"; paper-notes.md 3.1):
+// Data model of in-context linear regression (README.md "Data model"; docs/theory.md 3.1):
 // task w ~ N(0, I_d), covariates x ~ N(0, Lambda) with Lambda = Q diag(lambda) Q^T, labels
 // y = <w, x>, and the constants of the population loss derived from Lambda and N.
 #pragma once

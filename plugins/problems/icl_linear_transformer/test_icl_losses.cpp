@@ -1,6 +1,6 @@
 // Losses of the icl_linear_transformer problem, through the real plugin library.
 //
-// Oracles: the trace formulas of paper-notes.md 3.3 written out with plain Eigen, a
+// Oracles: the trace formulas of docs/theory.md 3.3 written out with plain Eigen, a
 // Monte-Carlo average over sampled prompts, the full LSA forward pass
 // f(Z) = Z + W_PV Z (Z^T W_KQ Z) / N computed here on the stored training prompts, central
 // finite differences, and Gamma* = ((1 + 1/N) Lambda + tr(Lambda)/N I)^{-1} by matrix inverse.
@@ -27,7 +27,7 @@ using muonlab::Matrix;
 using muonlab::ProblemHandle;
 using muonlab::Vector;
 
-// paper-notes.md 3.3, term by term.
+// docs/theory.md 3.3, term by term.
 double notes_loss(const Matrix& gamma, const Matrix& lambda, double n) {
   const double t = lambda.trace();
   return 0.5 * ((1 + 1 / n) * (gamma.transpose() * lambda * gamma * lambda * lambda).trace() +
@@ -158,7 +158,7 @@ TEST_CASE("icl: the covariance has the prescribed spectrum and the closed-form c
   CHECK(instance_array(*axis, "Q") == Matrix(Matrix::Identity(6, 6)));
 }
 
-TEST_CASE("icl: the merged population loss is the trace formula of paper-notes 3.3", "[icl]") {
+TEST_CASE("icl: the merged population loss is the trace formula of docs/theory.md 3.3", "[icl]") {
   for (const char* params : {"{d: 7, N: 5, kappa: 30}", "{d: 7, N: 40, kappa: 300, spectrum: two_level}"}) {
     INFO(params);
     auto problem = make(params);

@@ -1,5 +1,5 @@
 // Predicted trajectories of the merged parametrization on the population loss (README.md
-// "Theory"; paper-notes.md 3.4). In Lambda's eigenbasis the loss is
+// "Theory"; docs/theory.md 3.4). In Lambda's eigenbasis the loss is
 //   f(Gamma) - f* = c/2 sum_ij H_ij Delta~_ij^2 ,  Delta~ = Q^T (Gamma - Gamma*) Q,
 // with c the loss scale (1, or 1/h_max with normalize: h_max), so
 //   gd:   Delta~_ij(t+1) = (1 - lr c H_ij) Delta~_ij(t)            (exact for every init)

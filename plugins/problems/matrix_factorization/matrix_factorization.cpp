@@ -1,4 +1,4 @@
-// Matrix factorization (README.md next to this file; paper-notes.md sections 2 and 7).
+// Matrix factorization (README.md next to this file; docs/theory.md sections 2 and 7).
 //
 // Target M = U* diag(sigma) V*^T of rank r with a prescribed spectrum.
 //   symmetric:  f(X)    = 1/4 ||X X^T - M||_F^2,  V* = U*,  grad = (X X^T - M) X

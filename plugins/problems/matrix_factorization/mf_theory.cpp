@@ -213,7 +213,7 @@ bool follows_geometric_schedule(const muonlab::Params& params) {
 
 Matrix scalar(double value) { return Matrix::Constant(1, 1, value); }
 
-// The geometric-schedule lemma (paper-notes 2.4): with eta_t = eta_0 q^t, q >= 1/2 and
+// The geometric-schedule lemma (docs/theory.md 2.4): with eta_t = eta_0 q^t, q >= 1/2 and
 // budget eta_0 s / (1 - q) >= max_i |e_i(0)|, every |e_i(t)| <= S_t = eta_0 s q^t / (1 - q).
 // e_i = s_i - s_i* with s_i = (x_i + y_i)/2 and s_i* = sqrt(sigma_i + delta_i^2),
 // delta_i = (x_i - y_i)/2 (symmetric: x = y, so e_i = d_i - sqrt(sigma_i)). The asymmetric

@@ -1,5 +1,5 @@
 // Spectral observables and scalar-recursion predictions for matrix factorization
-// (README.md next to this file, "Observables" and "Theory"; paper-notes.md 1.2, 2, 6, 7).
+// (README.md next to this file, "Observables" and "Theory"; docs/theory.md 1.2, 2, 6, 7).
 //
 // On an aligned iterate X = U* diag(d) R (and Y = V* diag(y) R) the gradient stays in the
 // same frame, so exact simplified Muon and GD reduce to one scalar recursion per mode of

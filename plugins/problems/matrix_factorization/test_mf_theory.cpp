@@ -266,7 +266,7 @@ TEST_CASE("mf_theory: on a rotated aligned start muon follows the recursion unti
                                 << ", max residual " << max_residual);
   CHECK(quiet_steps >= 10);
   CHECK(quiet_deviation <= kAlignedTolerance);
-  // The amplification is real (paper-notes 2.5; measured max residual 3.0e-3) ...
+  // The amplification is real (docs/theory.md 2.5; measured max residual 3.0e-3) ...
   CHECK(max_residual >= 1e-6);
   // ... yet the lemma's envelope still bounds every measured mode and the run converges.
   const Vector root = instance_array(*problem, "sigma").col(0).cwiseSqrt();
