@@ -8,11 +8,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "muonlab/random.hpp"
 #include "muonlab/types.hpp"
 
 extern "C" {
@@ -288,11 +288,12 @@ class SpectrumCalculator {
 };
 
 // Random matrix with orthonormal columns, Haar-distributed (QR of a Gaussian matrix with
-// the sign of R's diagonal folded into Q). rows >= cols.
-template <class Rng>
-Matrix haar_orthonormal(std::int64_t rows, std::int64_t cols, Rng& rng) {
+// the sign of R's diagonal folded into Q). rows >= cols. The Gaussian matrix takes
+// rows * cols draws of a NormalSampler(0, 1) made for this call (column-major), so a value
+// left in its cache is dropped when the call returns (docs/random.md).
+inline Matrix haar_orthonormal(std::int64_t rows, std::int64_t cols, Rng& rng) {
   if (cols > rows) throw std::invalid_argument("haar_orthonormal: cols > rows");
-  std::normal_distribution<double> normal(0.0, 1.0);
+  NormalSampler normal(0.0, 1.0);
   Matrix g(rows, cols);
   for (Eigen::Index j = 0; j < g.cols(); ++j)
     for (Eigen::Index i = 0; i < g.rows(); ++i) g(i, j) = normal(rng);

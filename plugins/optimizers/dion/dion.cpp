@@ -6,13 +6,13 @@
 //   M = B - (1 - mu) P R^T             (error feedback)
 //   Q = R / (column norms of R + eps)  (eps = 1e-8)
 //   W <- (1 - eta_t wd) W - eta_t s P Q^T
-// Q_0 has i.i.d. N(0, 1) entries drawn from std::mt19937_64(seed), block after block,
-// column-major. Everything is sized in initialize(); step() allocates nothing.
+// Q_0 has i.i.d. N(0, 1) entries drawn from muonlab::Rng(seed) (std::mt19937_64) by one
+// muonlab::NormalSampler(0, 1), block after block, column-major (docs/random.md). Everything is sized in initialize(); step() allocates nothing.
 #include <muonlab/plugin.hpp>
+#include <muonlab/random.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -77,8 +77,8 @@ class Dion final : public optim::BlockwiseOptimizer<BlockState> {
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
     reset_blocks(blocks);
-    std::mt19937_64 rng(seed_);
-    std::normal_distribution<double> normal(0.0, 1.0);  // one stream of draws for all blocks
+    muonlab::Rng rng(seed_);
+    muonlab::NormalSampler normal(0.0, 1.0);  // one stream of draws for all blocks, one cache
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const std::int64_t m = blocks[b].rows, n = blocks[b].cols;
       const std::int64_t r = block_rank(m, n);
@@ -110,8 +110,7 @@ class Dion final : public optim::BlockwiseOptimizer<BlockState> {
     return rank_ == 0 ? full : std::min(rank_, full);
   }
 
-  static Matrix gaussian(std::int64_t rows, std::int64_t cols, std::normal_distribution<double>& normal,
-                         std::mt19937_64& rng) {
+  static Matrix gaussian(std::int64_t rows, std::int64_t cols, muonlab::NormalSampler& normal, muonlab::Rng& rng) {
     Matrix q(rows, cols);
     for (Eigen::Index j = 0; j < cols; ++j)
       for (Eigen::Index i = 0; i < rows; ++i) q(i, j) = normal(rng);

@@ -7,9 +7,9 @@
 //   theory          per-eigen recursions of gd and simplified Muon.
 #include <muonlab/linalg.hpp>
 #include <muonlab/plugin.hpp>
+#include <muonlab/random.hpp>
 
 #include <cmath>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,7 +79,7 @@ const ParamSpec kParams[] = {
 
 Matrix rotation(std::int64_t d, bool rotated, std::uint64_t seed) {
   if (!rotated) return Matrix::Identity(d, d);
-  std::mt19937_64 rng(seed);
+  muonlab::Rng rng(seed);
   return muonlab::haar_orthonormal(d, d, rng);
 }
 
@@ -123,7 +123,7 @@ class IclLinearTransformer final : public muonlab::Problem {
     initial_ = initial_iterate(params, context.seed ^ kInitStreamTag);
     allocate_workspace(params.integer("batch"));
     if (sampled_ && !fresh_batches_) {
-      std::mt19937_64 rng(context.seed ^ kTrainStreamTag);
+      muonlab::Rng rng(context.seed ^ kTrainStreamTag);
       muonlab_icl::draw_prompts(model_, rng, batch_);
     }
     initial_gap_ = population_gap(initial_blocks());
@@ -269,8 +269,8 @@ class IclLinearTransformer final : public muonlab::Problem {
     if (init == "commuting") {
       gamma.diagonal().setConstant(scale);  // Q diag(scale) Q^T = scale I
     } else if (init == "small_random") {
-      std::mt19937_64 rng(seed);
-      std::normal_distribution<double> normal(0.0, scale / std::sqrt(static_cast<double>(d_)));
+      muonlab::Rng rng(seed);
+      muonlab::NormalSampler normal(0.0, scale / std::sqrt(static_cast<double>(d_)));  // one sampler, d x d column-major
       for (Eigen::Index j = 0; j < d_; ++j)
         for (Eigen::Index i = 0; i < d_; ++i) gamma(i, j) = normal(rng);
     } else if (init != "zero") {
@@ -320,7 +320,7 @@ class IclLinearTransformer final : public muonlab::Problem {
   // the fixed training set. A repeated sample (a gradient oracle call) reuses the batch.
   double sampled_gradient(ConstBlocks params, Blocks grads, const muonlab::EvalContext& context) {
     if (fresh_batches_ && (!has_batch_ || context.sample != batch_sample_)) {
-      std::mt19937_64 rng(context.sample);
+      muonlab::Rng rng(context.sample);
       muonlab_icl::draw_prompts(model_, rng, batch_);
       batch_sample_ = context.sample;
       has_batch_ = true;

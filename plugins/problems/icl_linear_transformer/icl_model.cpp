@@ -55,8 +55,8 @@ void PromptBatch::resize(std::int64_t dim, std::int64_t context_length, std::int
   normals.setZero(d, batch * (n + 1));
 }
 
-void draw_prompts(const DataModel& model, std::mt19937_64& rng, PromptBatch& batch) {
-  std::normal_distribution<double> normal(0.0, 1.0);
+void draw_prompts(const DataModel& model, muonlab::Rng& rng, PromptBatch& batch) {
+  muonlab::NormalSampler normal(0.0, 1.0);  // one sampler: tasks, then covariates
   for (Eigen::Index i = 0; i < batch.tasks.size(); ++i) batch.tasks.data()[i] = normal(rng);
   for (Eigen::Index i = 0; i < batch.normals.size(); ++i) batch.normals.data()[i] = normal(rng);
   const std::int64_t d = batch.d, n = batch.n;

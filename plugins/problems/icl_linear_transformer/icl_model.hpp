@@ -3,10 +3,10 @@
 // y = <w, x>, and the constants of the population loss derived from Lambda and N.
 #pragma once
 
+#include <muonlab/random.hpp>
 #include <muonlab/types.hpp>
 
 #include <cstdint>
-#include <random>
 #include <string>
 
 namespace muonlab_icl {
@@ -54,7 +54,8 @@ struct PromptBatch {
 
 // Fills batch (already sized) from rng: the B tasks w_b first (d x B, column-major), then the
 // standard normals of all covariates (d x B (N + 1), column-major: prompt by prompt, the N
-// context points then the query). Allocation-free.
-void draw_prompts(const DataModel& model, std::mt19937_64& rng, PromptBatch& batch);
+// context points then the query), all from one NormalSampler(0, 1) made for this call.
+// Allocation-free.
+void draw_prompts(const DataModel& model, muonlab::Rng& rng, PromptBatch& batch);
 
 }  // namespace muonlab_icl

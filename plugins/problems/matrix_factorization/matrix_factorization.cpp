@@ -16,13 +16,13 @@
 // gd and simplified muon) live in mf_theory.hpp/.cpp.
 #include <muonlab/linalg.hpp>
 #include <muonlab/plugin.hpp>
+#include <muonlab/random.hpp>
 
 #include "mf_theory.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,6 +38,7 @@ using muonlab::MatrixMap;
 using muonlab::NamedArray;
 using muonlab::ParamSpec;
 using muonlab::ParamType;
+using muonlab::Rng;
 using muonlab::ScalarSpec;
 using muonlab::Vector;
 using muonlab::kUnbounded;
@@ -167,14 +168,14 @@ Vector target_spectrum(const std::string& shape, std::int64_t rank, double kappa
 }
 
 // Orthonormal columns spanning the signal subspace: Haar-random, or axis-aligned.
-Matrix signal_basis(std::int64_t rows, std::int64_t rank, bool rotated, std::mt19937_64& rng) {
+Matrix signal_basis(std::int64_t rows, std::int64_t rank, bool rotated, Rng& rng) {
   if (!rotated) return Matrix::Identity(rows, rank);
   return muonlab::haar_orthonormal(rows, rank, rng);
 }
 
-// Entries i.i.d. N(0, stddev^2), drawn in column-major order.
-void fill_gaussian(MatrixMap out, double stddev, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(0.0, stddev);
+// Entries i.i.d. N(0, stddev^2), drawn in column-major order by a sampler made for this call.
+void fill_gaussian(MatrixMap out, double stddev, Rng& rng) {
+  muonlab::NormalSampler normal(0.0, stddev);
   for (Eigen::Index j = 0; j < out.cols(); ++j)
     for (Eigen::Index i = 0; i < out.rows(); ++i) out(i, j) = normal(rng);
 }
@@ -240,7 +241,7 @@ class MatrixFactorization final : public muonlab::Problem {
   // balanced uses one Haar k x k matrix, aligned draws nothing.
   void initialize(Blocks params) override {
     check_blocks(params.size(), "initialize");
-    std::mt19937_64 rng(seed_ ^ kInitStreamTag);
+    Rng rng(seed_ ^ kInitStreamTag);
     MatrixMap x = params[0];
     if (init_ == "small_random") {
       fill_gaussian(x, init_scale_ / std::sqrt(static_cast<double>(dims_.n)), rng);
@@ -275,7 +276,7 @@ class MatrixFactorization final : public muonlab::Problem {
   double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {
     const double loss = evaluate(params, grads, metrics);
     if (noise_ == Noise::None) return loss;
-    std::mt19937_64 rng(mix_seed(seed_ ^ kNoiseStreamTag, context.sample));
+    Rng rng(mix_seed(seed_ ^ kNoiseStreamTag, context.sample));
     if (noise_ == Noise::Gaussian) {
       add_gaussian_noise(grads, rng);
     } else {
@@ -317,7 +318,7 @@ class MatrixFactorization final : public muonlab::Problem {
 
   // Target stream: U* first, then V* (asymmetric only); nothing when not rotated.
   void draw_signal_bases(bool rotated) {
-    std::mt19937_64 rng(seed_);
+    Rng rng(seed_);
     u_ = signal_basis(dims_.n, dims_.rank, rotated, rng);
     v_ = dims_.symmetric ? u_ : signal_basis(dims_.m, dims_.rank, rotated, rng);
   }
@@ -397,12 +398,13 @@ class MatrixFactorization final : public muonlab::Problem {
   }
 
   // G_b += noise_scale * RMS(G_b) * Z_b, Z_b drawn block by block in column-major order, so
-  // Z does not depend on the point and the noise is zero-mean given the point.
-  void add_gaussian_noise(Blocks grads, std::mt19937_64& rng) const {
+  // Z does not depend on the point and the noise is zero-mean given the point. Each block
+  // has its own NormalSampler(0, 1): a value cached at the end of X is not used for Y.
+  void add_gaussian_noise(Blocks grads, Rng& rng) const {
     for (std::size_t b = 0; b < grads.size(); ++b) {
       MatrixMap g = grads[b];
       const double rms = g.norm() / std::sqrt(static_cast<double>(g.size()));
-      std::normal_distribution<double> normal(0.0, 1.0);
+      muonlab::NormalSampler normal(0.0, 1.0);
       const double stddev = noise_scale_ * rms;
       for (Eigen::Index j = 0; j < g.cols(); ++j)
         for (Eigen::Index i = 0; i < g.rows(); ++i) g(i, j) += stddev * normal(rng);
@@ -412,14 +414,13 @@ class MatrixFactorization final : public muonlab::Problem {
   // Each entry of R = X Y^T - M is observed with probability p (one uniform per entry,
   // column-major): R_Omega = (1/p) P_Omega(R) has E[R_Omega] = R, so R_Omega Y and
   // R_Omega^T X are unbiased. The mask depends on the sample only, not on the point.
-  void subsampled_gradient(const ConstMatrixMap& x, const ConstMatrixMap& y, Blocks grads, std::mt19937_64& rng) {
+  void subsampled_gradient(const ConstMatrixMap& x, const ConstMatrixMap& y, Blocks grads, Rng& rng) {
     residual_.noalias() = x * y.transpose();
     residual_ -= target_;
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
     const double inverse_fraction = 1.0 / observe_fraction_;
     for (Eigen::Index j = 0; j < residual_.cols(); ++j)
       for (Eigen::Index i = 0; i < residual_.rows(); ++i)
-        residual_(i, j) = uniform(rng) < observe_fraction_ ? inverse_fraction * residual_(i, j) : 0.0;
+        residual_(i, j) = muonlab::uniform01(rng) < observe_fraction_ ? inverse_fraction * residual_(i, j) : 0.0;
     MatrixMap grad_x = grads[0];
     grad_x.noalias() = residual_ * y;
     if (!dims_.symmetric) {
