@@ -3,7 +3,7 @@
 
 usage: smoke_test.py MUONLAB_BINARY SOURCE_DIR TOOL [--keep DIR]
 
-TOOL: build, run, analyze, performance-profile, adamw-spectrum, plot-bench-orth, bench-grid.
+TOOL: build, run, setup, analyze, performance-profile, adamw-spectrum, plot-bench-orth, bench-grid.
 Each test makes its input with the built muonlab binary (a grid of a few small cells, or a
 bench-orth run on small matrices), runs the tool into a temporary directory and checks what
 it wrote: files exist, figures are PNG images that are not blank, the numbers in the
@@ -157,6 +157,50 @@ def test_run(muonlab, source_dir, work):
         result = run([script, *args], expect=2)
         check(result.stderr.startswith("usage: ./tools/run GRID.yaml"), f"tools/run {args}: no usage: {result.stderr!r}")
         check(result.stdout == "", f"tools/run {args} wrote to stdout")
+
+
+# ---- tools/setup ---------------------------------------------------------------------------
+
+STUB = """#!/bin/sh
+echo "$(basename "$0") $*" >> "{calls}"
+{body}
+"""
+
+
+def test_setup(muonlab, source_dir, work):
+    """With dpkg-query, apt-get and sudo replaced by stubs that log their calls: quiet and
+    nothing installed when every package is there; one line naming the missing ones and one
+    apt-get install of exactly those otherwise."""
+    stubs = os.path.join(work, "stubs")
+    os.makedirs(stubs)
+    calls = os.path.join(work, "calls")
+    missing = os.path.join(work, "missing")  # one package name a line: what the stub says is absent
+    bodies = {
+        "dpkg-query": f'for p; do :; done; grep -qx "$p" "{missing}" && exit 1; printf "install ok installed"',
+        "apt-get": "exit 0",
+        "sudo": 'exec "$@"',
+    }
+    for name, body in bodies.items():
+        path = write(os.path.join(stubs, name), STUB.format(calls=calls, body=body))
+        os.chmod(path, 0o755)
+    env = {"PATH": stubs + os.pathsep + os.environ.get("PATH", "")}
+    script = os.path.join(source_dir, "tools", "setup")
+
+    write(missing, "")
+    quiet = run([script], expect=0, env=env)
+    check(quiet.stdout == "" and quiet.stderr == "", f"setup with nothing missing printed: {quiet.stdout!r} {quiet.stderr!r}")
+    logged = open(calls).read().splitlines()
+    check(logged and all(c.startswith("dpkg-query ") for c in logged), f"setup with nothing missing ran: {logged}")
+    check("dpkg-query -W -f=${Status} libeigen3-dev" in logged, f"setup did not ask dpkg about libeigen3-dev: {logged}")
+
+    write(missing, "libeigen3-dev\npython3-h5py\n")
+    write(calls, "")
+    install = run([script], expect=0, env=env)
+    check(install.stderr.strip() == "muonlab setup: installing libeigen3-dev python3-h5py",
+          f"setup should name what it installs: {install.stderr!r}")
+    installs = [c for c in open(calls).read().splitlines() if c.startswith("apt-get install")]
+    check(installs == ["apt-get install -y -qq --no-install-recommends libeigen3-dev python3-h5py"],
+          f"expected one apt-get install of the missing packages: {installs}")
 
 
 # ---- analyze and performance-profile: one small grid -----------------------------------------
@@ -375,6 +419,7 @@ def test_bench_grid(muonlab, source_dir, work):
 TESTS = {
     "build": test_build,
     "run": test_run,
+    "setup": test_setup,
     "analyze": test_analyze,
     "performance-profile": test_performance_profile,
     "adamw-spectrum": test_adamw_spectrum,
