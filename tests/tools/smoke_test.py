@@ -216,7 +216,7 @@ optimizer:
   - name: gd
     params: {lr: {values: [0.1, 0.3]}}
   - name: muon
-    params: {lr: 0.1, schedule: geometric, decay: 0.95, orthogonalizer: svd}
+    params: {lr: 0.1, schedule: geometric, decay: 0.95, orthogonalizer: {values: [svd, ns5]}}
 """
 
 
@@ -284,7 +284,31 @@ def test_analyze(muonlab, source_dir, work):
     summary = os.path.join(outdir, "summary.md")
     if check(os.path.isfile(summary) and os.path.getsize(summary) > 0, "summary.md not written"):
         text = open(summary).read()
-        check("muon (svd)" in text and "gd" in text, f"summary.md does not name the lines: {text[:400]}")
+        # The first table against the file: per line and kappa the median iterations to tol over
+        # seeds, of the best lr (never reached: inf).
+        runs = {}
+        for config, iters in cell_configs(result_file).values():
+            params = config["optimizer"]["params"]
+            line = config["optimizer"]["name"]
+            if isinstance(params.get("orthogonalizer"), dict):
+                line += f" ({params['orthogonalizer']['name']})"
+            key = (line, config["problem"]["params"]["kappa"], params.get("lr"))
+            runs.setdefault(key, []).append(iters if iters >= 0 else math.inf)
+        expected = {}
+        for (line, kappa, _), values in runs.items():
+            expected[(line, kappa)] = min(expected.get((line, kappa), math.inf), float(np.median(values)))
+        table = {}
+        for line in text.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("| ") and len(cells) == 4 and cells[0] in ("gd", "muon (svd)", "muon (ns5)"):
+                table[cells[0]] = cells[1:3]
+        check(sorted(table) == ["gd", "muon (ns5)", "muon (svd)"], f"summary.md: lines {sorted(table)}: {text[:600]}")
+        for line, cells in table.items():
+            for kappa, cell in zip((1, 30), cells):
+                want = expected.get((line, kappa))
+                got = cell.split()[0]
+                check(want is not None and (got == "never" if want == math.inf else float(got) == want),
+                      f"summary.md: {line}, kappa {kappa}: '{cell}', expected median {want}")
     pngs = sorted(n for n in os.listdir(outdir) if n.endswith(".png"))
     check("convergence.png" in pngs and "iters_vs_kappa.png" in pngs, f"expected convergence and scaling figures, got {pngs}")
     for name in pngs:
