@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from . import figures, grouping, report, theory
-from .results import ResultFile
+from .results import open_result
 
 
 def parse_args(argv):
@@ -89,7 +89,7 @@ def representatives(groups, frame, sweep_name):
 
 def analyze(path, metric=None, tol=None, sweep="kappa", tune=("lr",), outdir=None, echo=True):
     """Writes the figures and summary.md; returns (summary text, best table, slopes, groups, outdir)."""
-    results = ResultFile(path)
+    results = open_result(path, "analyze")
     try:
         frame = results.cells
         if frame.empty:

@@ -146,7 +146,7 @@ def convergence(results, best, metric, tol, sweep_name, path):
                 ax.text(0.5, 0.5, "no trajectory", ha="center", va="center", transform=ax.transAxes)
             set_iteration_axis(ax, ends, spans_decades(ends))
     tuned = " best tuned parameters per point;" if (best["tried"] > 1).any() else ""
-    fig.suptitle(f"{metric} vs iteration: median over seeds, band = min..max;{tuned} dotted: tol", fontsize=10)
+    fig.suptitle(f"{metric} vs iteration: median over seeds, band = min..max;{tuned} dotted: tol", fontsize=10, wrap=True)
     _save(fig, path)
 
 
@@ -186,7 +186,7 @@ def scaling(best, slopes, sweep_name, metric, tol, path):
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"iterations to tol vs {sweep_name}: median over seeds (bars: min..max), best lr per point",
-                 fontsize=10)
+                 fontsize=10, wrap=True)
     _save(fig, path)
 
 
@@ -230,7 +230,7 @@ def spectral(representatives, sweep_name, path):
         for a in (ax, ax_res):
             set_iteration_axis(a, [last], long_run([last]))
             a.grid(True, alpha=0.3)
-    fig.suptitle("lines: predicted scalar recursions (theory); markers: measured; one colour per mode", fontsize=10)
+    fig.suptitle("lines: predicted scalar recursions (theory); markers: measured; one colour per mode", fontsize=10, wrap=True)
     _save(fig, path)
 
 
@@ -293,5 +293,5 @@ def deviation(groups, sweep_name, path):
                 ax.text(0.5, 0.5, "no theory", ha="center", va="center", transform=ax.transAxes)
             set_iteration_axis(ax, last_steps, spans_decades(last_steps) or long_run(last_steps))
     fig.suptitle("deviation of the measured mode coordinates from the scalar recursions "
-                 "(max over modes; one line per seed; zeros not shown)", fontsize=10)
+                 "(max over modes; one line per seed; zeros not shown)", fontsize=10, wrap=True)
     _save(fig, path)

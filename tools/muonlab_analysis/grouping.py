@@ -39,7 +39,9 @@ def varying(frame, columns):
 def _partition(frame, columns):
     if not columns:
         return np.zeros(len(frame), dtype=int)
-    keys = frame[columns].applymap(repr).agg("|".join, axis=1)
+    # Column by column with Series.map: DataFrame.applymap is deprecated from pandas 2.1 and
+    # DataFrame.map, its replacement, does not exist before it (Debian 12 has 1.5).
+    keys = frame[columns].apply(lambda column: column.map(repr)).agg("|".join, axis=1)
     return pd.factorize(keys)[0]
 
 

@@ -5,6 +5,7 @@ observables or theory yields None for that piece instead of an exception.
 """
 import json
 import re
+import sys
 
 import h5py
 import numpy as np
@@ -106,6 +107,16 @@ def stop_rule(grid_yaml, overrides):
         if key.startswith("stop."):
             stop[key[len("stop."):]] = scalar(value)
     return stop
+
+
+def open_result(path, prog):
+    """ResultFile(path); a file that is missing or not HDF5 ends the program with a one-line
+    message and exit status 2."""
+    try:
+        return ResultFile(path)
+    except OSError as e:
+        print(f"{prog}: cannot read {path}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 class ResultFile:
