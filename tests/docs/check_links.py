@@ -27,10 +27,6 @@ import urllib.parse
 # Files the analysis tools write into a results directory, named in their docs.
 OUTPUT_NAMES = {"summary.md"}
 
-# Citations another branch is rewriting (the core's module move); reported as notes, not
-# failures. Remove an entry once that branch has landed.
-PENDING = [("framework/src/", "DESIGN" + ".md")]
-
 # Built from parts so that this file does not mention them itself.
 _SHARED = "sh" + "ared"
 FORBIDDEN = [".." + "/" + _SHARED] + [_SHARED + "/" + part for part in ("spec", "reference", "seeds")]
@@ -186,9 +182,6 @@ class Checker:
                     continue  # a placeholder such as DIR/NAME.md
                 reason = self.resolve_name(f, name)
                 if not reason:
-                    continue
-                if any(f.startswith(prefix) and os.path.basename(name) == pending for prefix, pending in PENDING):
-                    self.notes.append("%s:%d: note: %s (pending rewrite)" % (f, number, reason))
                     continue
                 self.report(f, number, "cited file " + reason)
 

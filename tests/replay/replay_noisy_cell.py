@@ -8,8 +8,8 @@ recorded), then rebuilds the cell's random numbers from docs/random.md alone: it
 pure-Python mt19937_64, uniform01 and polar-method normal sampler, the seed derivation
 from the grid seed, and the plugin's streams. It checks
 
-* the seeds: problem_seed, optimizer_seed and sample_seed attributes (when the file has
-  them) equal the derivation, and the cell id is the hash of its config;
+* the seeds: the problem_seed, optimizer_seed and sample_seed attributes exist and equal
+  the derivation, and the cell id is the hash of its config;
 * the engine: the standard's check value (10000th word of the default seed);
 * the initial iterate init/X: regenerated bit for bit from the init stream;
 * the target: the Gaussian matrix of the target stream, orthonormalized in numpy, gives
@@ -21,6 +21,7 @@ from the grid seed, and the plugin's streams. It checks
 
 Nothing from muonlab is imported; only the result file is read.
 """
+import json
 import math
 import os
 import subprocess
@@ -216,6 +217,24 @@ def text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def id_text(config):
+    """The text a cell id hashes: the stored config with every real written as %.17g
+    (the stored attribute uses the shortest round-trip form; docs/design.md section 4)."""
+    def write(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            return "%.17g" % (0.0 if value == 0 else value)
+        if isinstance(value, str):
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, list):
+            return "[" + ",".join(write(v) for v in value) + "]"
+        return "{" + ",".join(json.dumps(k) + ":" + write(v) for k, v in value.items()) + "}"
+    return write(json.loads(config))
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__.strip(), file=sys.stderr)
@@ -248,15 +267,15 @@ def main(argv):
     check(text(attrs["status"]) == "max_iters", f"cell status {text(attrs['status'])}, expected max_iters")
     check(int(attrs["seed"]) == GRID_SEED, f"cell seed {attrs['seed']}, expected {GRID_SEED}")
     config = text(attrs["config"])
-    check(cell_id == "c" + f"{stable_hash(config):016x}"[:12], f"cell id {cell_id} is not the hash of its config")
+    check(cell_id == "c" + f"{stable_hash(id_text(config)):016x}"[:12], f"cell id {cell_id} is not the hash of its config")
 
-    seeds = cell_seeds(GRID_SEED, "matrix_factorization", cell_id)
-    for name, value in seeds.items():
-        if name in attrs:
-            check(int(attrs[name]) == value, f"attribute {name} = {int(attrs[name])}, derivation gives {value}")
-        else:
-            print(f"note: the file has no {name} attribute; using the derivation {value}")
-    problem_seed, sample_seed = seeds["problem_seed"], seeds["sample_seed"]
+    # The replay uses the seeds the file stores; they must also equal the documented derivation.
+    derived = cell_seeds(GRID_SEED, "matrix_factorization", cell_id)
+    for name, value in derived.items():
+        if not check(name in attrs, f"the cell has no {name} attribute"):
+            return 1
+        check(int(attrs[name]) == value, f"attribute {name} = {int(attrs[name])}, derivation gives {value}")
+    problem_seed, sample_seed = int(attrs["problem_seed"]), int(attrs["sample_seed"])
 
     # The initial iterate, bit for bit: Rng(seed ^ init tag), NormalSampler(0, init_scale / sqrt(n)).
     init_rng = MT19937_64(problem_seed ^ MF_INIT_STREAM)
