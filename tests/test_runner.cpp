@@ -251,7 +251,7 @@ TEST_CASE("resume redoes a finished cell whose index row never reached the file"
   {
     RunInfo info;
     info.grid_yaml = grid.yaml_text;
-    auto store = open_store(options.output, info, OpenMode::Resume);
+    auto store = open_store(options.output, info, OpenMode::Resume, 2.0, index_layout(grid.cells).columns);
     REQUIRE(store->completed_cells().size() == 2);
     store->write_index({first.rows[0]});
   }

@@ -217,7 +217,7 @@ double column_value(int column, int row) { return std::sin(0.01 * row + column) 
     done->append_trajectory(row, 0.0, &loss);
   }
   done->finish(CellStatus::Converged, "tol", "");
-  store->write_index({{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", rows, 0.1, 0.2, 7, 1.0}});
+  store->write_index({{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", rows, 0.1, 0.2, 7, 1.0, {}}});
   auto cut = store->begin_cell(sample_header("cut"));
   cut->declare_trajectory({{"loss", "1", "loss"}});
   for (int row = 0; row < 1500; ++row) {
@@ -255,9 +255,9 @@ TEST_CASE("store index round-trips through the compound table", "[store]") {
   TempDir dir;
   const std::string path = dir.file("index.h5");
   std::vector<IndexRow> rows(3);
-  rows[0] = {"c0", "mf", "muon", "newton_schulz", 1, CellStatus::Converged, "tol", 120, 1e-12, 3e-7, 95, 1.5};
-  rows[1] = {"c1", "mf", "gd", "", 2, CellStatus::MaxIters, "max_iters", 1000, 0.25, 0.5, -1, 2.25};
-  rows[2] = {"c2", "icl", "adam", "", 3, CellStatus::Failed, "exception", 0, std::nan(""), -0.0, -1, 0.0};
+  rows[0] = {"c0", "mf", "muon", "newton_schulz", 1, CellStatus::Converged, "tol", 120, 1e-12, 3e-7, 95, 1.5, {}};
+  rows[1] = {"c1", "mf", "gd", "", 2, CellStatus::MaxIters, "max_iters", 1000, 0.25, 0.5, -1, 2.25, {}};
+  rows[2] = {"c2", "icl", "adam", "", 3, CellStatus::Failed, "exception", 0, std::nan(""), -0.0, -1, 0.0, {}};
   {
     auto store = open_store(path, sample_info(), OpenMode::Create);
     store->write_index({rows[0]});  // rewritten whole below: the final table has 3 rows
@@ -614,9 +614,9 @@ TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[st
 TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[store]") {
   TempDir dir;
   const std::string path = dir.file("resume.h5");
-  const std::vector<IndexRow> rows = {{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", 3, 0.1, 0.2, 2, 0.5},
-                                      {"cut", "mf", "gd", "", 1, CellStatus::Running, "", 0, 0.0, 0.0, -1, 0.0},
-                                      {"bad", "mf", "adam", "", 1, CellStatus::Failed, "exception", 0, 0.0, 0.0, -1, 0.0}};
+  const std::vector<IndexRow> rows = {{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", 3, 0.1, 0.2, 2, 0.5, {}},
+                                      {"cut", "mf", "gd", "", 1, CellStatus::Running, "", 0, 0.0, 0.0, -1, 0.0, {}},
+                                      {"bad", "mf", "adam", "", 1, CellStatus::Failed, "exception", 0, 0.0, 0.0, -1, 0.0, {}}};
   {
     auto store = open_store(path, sample_info(), OpenMode::Create, 1e9);
     auto done = store->begin_cell(sample_header("done"));
@@ -764,8 +764,8 @@ TEST_CASE("store index is readable by h5py and pandas", "[store]") {
   const std::string path = dir.file("pandas.h5");
   {
     auto store = open_store(path, sample_info(), OpenMode::Create);
-    store->write_index({{"c0", "mf", "muon", "svd", 4, CellStatus::Converged, "tol", 12, 0.5, 0.25, 9, 1.0},
-                        {"c1", "mf", "gd", "", 5, CellStatus::MaxIters, "max_iters", 100, 2.0, 1.0, -1, 3.0}});
+    store->write_index({{"c0", "mf", "muon", "svd", 4, CellStatus::Converged, "tol", 12, 0.5, 0.25, 9, 1.0, {}},
+                        {"c1", "mf", "gd", "", 5, CellStatus::MaxIters, "max_iters", 100, 2.0, 1.0, -1, 3.0, {}}});
   }
   const std::string script = dir.file("read_index.py");
   std::ofstream(script) << "import sys, h5py\n"
@@ -819,7 +819,7 @@ IndexRow write_sample_cell(Store& store, const std::string& id, const std::strin
   }
   writer->write_steps("theory/step", {0, 5, 10});
   writer->finish(CellStatus::Converged, "tol", "");
-  return {id, "mf", "muon", "svd", 7, CellStatus::Converged, "tol", 40, 0.25, 1e-7, 33, 0.5};
+  return {id, "mf", "muon", "svd", 7, CellStatus::Converged, "tol", 40, 0.25, 1e-7, 33, 0.5, {}};
 }
 
 // The bytes a worker would send for write_sample_cell(...) and its Done message.

@@ -157,7 +157,9 @@ class ResultFile:
             for key in ("problem", "optimizer", "seed"):
                 if flat.get(key) is None:
                     flat[key] = record.get(key)
-            flat.update({k: v for k, v in record.items() if k not in ("problem", "optimizer", "seed")})
+            # The swept-parameter columns of /index (problem.<p>, ...) repeat the config: the
+            # config's values (exact types) are kept.
+            flat.update({k: v for k, v in record.items() if k not in ("problem", "optimizer", "seed") and k not in flat})
             flat["error"] = error
             rows.append(flat)
         return pd.DataFrame(rows)

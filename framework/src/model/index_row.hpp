@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "model/config.hpp"
+#include "model/index_columns.hpp"
 #include "model/vocabulary.hpp"
 
 namespace muonlab {
@@ -43,6 +45,7 @@ struct IndexRow {
   double final_metric = 0.0;
   std::int64_t iters_to_tol = -1;
   double wall_seconds = 0.0;
+  std::vector<IndexValue> params;  // the swept parameters, in IndexLayout::columns order
 };
 
 IndexRow make_index_row(const CellConfig& cell, const CellOutcome& outcome, double wall_seconds);

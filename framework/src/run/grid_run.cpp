@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "model/index_columns.hpp"
 #include "run/blas.hpp"
 #include "run/cell.hpp"
 #include "run/progress.hpp"
@@ -18,6 +19,8 @@ namespace muonlab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr double kFlushSeconds = 2.0;  // buffered trajectory rows reach the file at least this often
 
 }  // namespace
 
@@ -66,13 +69,22 @@ std::vector<const CellConfig*> shard_cells(const Grid& grid, int shard_index, in
 
 RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions& options) {
   const auto start = Clock::now();
-  std::unique_ptr<Store> store = open_store(options.output, make_run_info(grid), options.mode);
+  IndexLayout layout = index_layout(grid.cells);
+  std::unique_ptr<Store> store =
+      open_store(options.output, make_run_info(grid), options.mode, kFlushSeconds, layout.columns);
+  // The swept parameters' columns come from the grid, for new rows and kept ones alike.
+  auto with_params = [&](IndexRow row) {
+    auto it = layout.values.find(row.cell_id);
+    row.params = it == layout.values.end() ? std::vector<IndexValue>() : it->second;
+    return row;
+  };
 
   std::map<std::string, std::size_t> position;
   for (std::size_t i = 0; i < grid.cells.size(); ++i) position[grid.cells[i].id] = i;
 
   RunReport report;
   const std::set<std::string> complete = indexed_completed_cells(*store, report.rows);
+  for (IndexRow& row : report.rows) row = with_params(std::move(row));
   std::vector<const CellConfig*> pending;
   for (const CellConfig* cell : shard_cells(grid, options.shard_index, options.shard_count)) {
     if (complete.count(cell->id)) {
@@ -92,7 +104,8 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
     return ia < ib;
   };
   // Called once per finished cell, after its data is in the file.
-  auto record = [&](const IndexRow& row) {
+  auto record = [&](const IndexRow& finished) {
+    const IndexRow row = with_params(finished);
     report.rows.push_back(row);
     try {
       store->append_index(row);
@@ -122,7 +135,7 @@ RunReport run_grid(const Grid& grid, const Registry& registry, const RunOptions&
 
   // Rows were appended in completion order; the final table is in grid order.
   std::stable_sort(report.rows.begin(), report.rows.end(), by_grid_order);
-  if (!pending.empty()) {
+  if (!pending.empty() || !store->index_matches_layout()) {
     try {
       store->write_index(report.rows);
     } catch (const std::exception& e) {

@@ -289,6 +289,7 @@ std::set<std::string> MessageStore::completed_cells() const { index_is_the_paren
 std::vector<IndexRow> MessageStore::read_index() const { index_is_the_parents("read_index"); }
 void MessageStore::append_index(const IndexRow&) { index_is_the_parents("append_index"); }
 void MessageStore::write_index(const std::vector<IndexRow>&) { index_is_the_parents("write_index"); }
+bool MessageStore::index_matches_layout() const { index_is_the_parents("index_matches_layout"); }
 
 std::unique_ptr<CellWriter> MessageStore::begin_cell(const CellHeader& header) {
   sink_.send(MessageKind::Begin, [&](Encoder& out) { encode(out, header); });

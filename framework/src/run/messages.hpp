@@ -86,6 +86,7 @@ class MessageStore final : public Store {
   std::unique_ptr<CellWriter> begin_cell(const CellHeader& header) override;
   void append_index(const IndexRow& row) override;
   void write_index(const std::vector<IndexRow>& rows) override;
+  bool index_matches_layout() const override;
   // The cell's row: the last message of a cell.
   void send_done(const IndexRow& row);
 

@@ -18,6 +18,7 @@
 
 #include "util/errors.hpp"
 #include "store/h5.hpp"
+#include "store/index_table.hpp"
 #include "store/tables.hpp"
 
 namespace muonlab {
@@ -37,7 +38,6 @@ constexpr const char* kFormat = "muonlab";
 constexpr std::int64_t kFormatVersion = 1;
 constexpr const char* kFixHint = "use --resume to complete it, --overwrite to replace it, or -o to write elsewhere";
 constexpr const char* kReplaceHint = "use --overwrite to replace it or -o to write elsewhere";
-constexpr hsize_t kIndexChunkRows = 256;
 constexpr unsigned kCompactCellAttributes = 64;
 constexpr std::size_t kMetadataCacheBytes = std::size_t{1} << 18;
 constexpr hsize_t kCompressAbove = 4096;          // elements; smaller arrays are stored contiguously
@@ -49,99 +49,6 @@ bool is_completed_status(const std::string& status) {
 }
 
 void flush_file(hid_t file) { h5::check(H5Fflush(file, H5F_SCOPE_GLOBAL), "cannot flush the result file"); }
-
-// ---------------------------------------------------------------------------------------
-// /index: a compound row per cell. Strings are variable-length C strings, which h5py and
-// pandas read as bytes/str without help.
-
-struct IndexRecord {
-  char* cell_id;
-  char* problem;
-  char* optimizer;
-  char* orthogonalizer;
-  std::int64_t seed;
-  char* status;
-  char* stop_reason;
-  std::int64_t iterations;
-  double final_loss;
-  double final_metric;
-  std::int64_t iters_to_tol;
-  double wall_seconds;
-};
-
-void insert_member(hid_t compound, const char* name, std::size_t offset, hid_t type) {
-  h5::check(H5Tinsert(compound, name, offset, type), std::string("cannot add field ") + name + " to the index type");
-}
-
-// One type serves as memory and file type: its members are native 8-byte values and
-// pointers, so the struct has no padding and h5py sees exactly these fields in this order.
-Handle index_type() {
-  Handle type = h5::checked(H5Tcreate(H5T_COMPOUND, sizeof(IndexRecord)), H5Tclose, "cannot create the index type");
-  Handle text = h5::utf8_string_type();
-  const hid_t t = type.get();
-  insert_member(t, "cell_id", offsetof(IndexRecord, cell_id), text.get());
-  insert_member(t, "problem", offsetof(IndexRecord, problem), text.get());
-  insert_member(t, "optimizer", offsetof(IndexRecord, optimizer), text.get());
-  insert_member(t, "orthogonalizer", offsetof(IndexRecord, orthogonalizer), text.get());
-  insert_member(t, "seed", offsetof(IndexRecord, seed), H5T_NATIVE_INT64);
-  insert_member(t, "status", offsetof(IndexRecord, status), text.get());
-  insert_member(t, "stop_reason", offsetof(IndexRecord, stop_reason), text.get());
-  insert_member(t, "iterations", offsetof(IndexRecord, iterations), H5T_NATIVE_INT64);
-  insert_member(t, "final_loss", offsetof(IndexRecord, final_loss), H5T_NATIVE_DOUBLE);
-  insert_member(t, "final_metric", offsetof(IndexRecord, final_metric), H5T_NATIVE_DOUBLE);
-  insert_member(t, "iters_to_tol", offsetof(IndexRecord, iters_to_tol), H5T_NATIVE_INT64);
-  insert_member(t, "wall_seconds", offsetof(IndexRecord, wall_seconds), H5T_NATIVE_DOUBLE);
-  return type;
-}
-
-// The record points into `row`'s strings: HDF5 only reads through these pointers.
-IndexRecord to_record(const IndexRow& row) {
-  auto text = [](const std::string& s) { return const_cast<char*>(s.c_str()); };
-  return IndexRecord{text(row.cell_id), text(row.problem), text(row.optimizer), text(row.orthogonalizer),
-                     row.seed, const_cast<char*>(to_string(row.status)), text(row.stop_reason), row.iterations,
-                     row.final_loss, row.final_metric, row.iters_to_tol, row.wall_seconds};
-}
-
-IndexRow from_record(const IndexRecord& record) {
-  auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
-  IndexRow row;
-  row.cell_id = text(record.cell_id);
-  row.problem = text(record.problem);
-  row.optimizer = text(record.optimizer);
-  row.orthogonalizer = text(record.orthogonalizer);
-  row.seed = record.seed;
-  row.status = parse_cell_status(text(record.status)).value_or(CellStatus::Running);
-  row.stop_reason = text(record.stop_reason);
-  row.iterations = record.iterations;
-  row.final_loss = record.final_loss;
-  row.final_metric = record.final_metric;
-  row.iters_to_tol = record.iters_to_tol;
-  row.wall_seconds = record.wall_seconds;
-  return row;
-}
-
-// Frees the strings HDF5 allocated while reading variable-length data, also on exceptions.
-class VlenReclaimer {
- public:
-  VlenReclaimer(hid_t type, hid_t space, void* buffer) : type_(type), space_(space), buffer_(buffer) {}
-  VlenReclaimer(const VlenReclaimer&) = delete;
-  VlenReclaimer& operator=(const VlenReclaimer&) = delete;
-  ~VlenReclaimer() { H5Dvlen_reclaim(type_, space_, H5P_DEFAULT, buffer_); }
-
- private:
-  hid_t type_;
-  hid_t space_;
-  void* buffer_;
-};
-
-void create_index(hid_t file) {
-  Handle type = index_type();
-  const hsize_t chunk[1] = {kIndexChunkRows};
-  Handle index = h5::create_growable_dataset(file, "/index", type.get(), 1, nullptr, chunk, false);
-  h5::write_string_attr(index.get(), "doc",
-                        "one row per cell; iters_to_tol is -1 when the tolerance was never reached; "
-                        "details in /cells/<cell_id>");
-}
 
 // ---------------------------------------------------------------------------------------
 // Datasets written whole (final iterates, problem arrays, theory series).
@@ -412,7 +319,8 @@ Handle compact_attributes_group() {
 
 class Hdf5Store final : public Store {
  public:
-  Hdf5Store(Handle file, double flush_seconds) : file_(std::move(file)), flush_seconds_(flush_seconds) {}
+  Hdf5Store(Handle file, double flush_seconds, IndexTable index)
+      : file_(std::move(file)), flush_seconds_(flush_seconds), index_(std::move(index)) {}
 
   ~Hdf5Store() override {
     Lock lock(hdf5_mutex());
@@ -434,21 +342,12 @@ class Hdf5Store final : public Store {
 
   std::vector<IndexRow> read_index() const override {
     Lock lock(hdf5_mutex());
-    if (!h5::link_exists(file_.get(), "/index")) return {};
-    Handle index = h5::open_dataset(file_.get(), "/index");
-    Handle space = h5::dataset_space(index.get(), "/index");
-    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-    h5::check(count < 0 ? -1 : 0, "cannot count the rows of /index");
-    if (count == 0) return {};
-    Handle type = index_type();
-    std::vector<IndexRecord> records(static_cast<std::size_t>(count), IndexRecord{});
-    h5::check(H5Dread(index.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, records.data()),
-              "cannot read /index");
-    VlenReclaimer reclaim(type.get(), space.get(), records.data());
-    std::vector<IndexRow> rows;
-    rows.reserve(records.size());
-    for (const IndexRecord& record : records) rows.push_back(from_record(record));
-    return rows;
+    return index_.read(file_.get());
+  }
+
+  bool index_matches_layout() const override {
+    Lock lock(hdf5_mutex());
+    return index_.matches(file_.get());
   }
 
   std::unique_ptr<CellWriter> begin_cell(const CellHeader& header) override {
@@ -474,41 +373,21 @@ class Hdf5Store final : public Store {
   }
 
   void append_index(const IndexRow& row) override {
-    const IndexRecord record = to_record(row);
     Lock lock(hdf5_mutex());
-    if (!h5::link_exists(file_.get(), "/index")) create_index(file_.get());
-    Handle index = h5::open_dataset(file_.get(), "/index");
-    Handle space = h5::dataset_space(index.get(), "/index");
-    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-    h5::check(count < 0 ? -1 : 0, "cannot count the rows of /index");
-    Handle type = index_type();
-    h5::append_rows(index.get(), "/index", type.get(), static_cast<hsize_t>(count), 1, nullptr, 1, &record);
+    index_.append(file_.get(), {row});
     flush_file(file_.get());
   }
 
   void write_index(const std::vector<IndexRow>& rows) override {
-    std::vector<IndexRecord> records;
-    records.reserve(rows.size());
-    for (const IndexRow& row : rows) records.push_back(to_record(row));
     Lock lock(hdf5_mutex());
-    if (!h5::link_exists(file_.get(), "/index")) create_index(file_.get());
-    Handle index = h5::open_dataset(file_.get(), "/index");
-    // Resizing in place (instead of delete + create) reuses the chunks already in the file.
-    const hsize_t count[1] = {records.size()};
-    h5::check(H5Dset_extent(index.get(), count), "cannot resize /index");
-    if (!records.empty()) {
-      Handle type = index_type();
-      Handle memory_space = h5::simple_space(1, count, nullptr, "/index");
-      Handle dxpl = h5::transfer_properties(sizeof(IndexRecord) * records.size());
-      h5::check(H5Dwrite(index.get(), type.get(), memory_space.get(), H5S_ALL, dxpl.get(), records.data()),
-                "cannot write /index");
-    }
+    index_.rewrite(file_.get(), rows);
     flush_file(file_.get());
   }
 
  private:
   Handle file_;
   double flush_seconds_;
+  IndexTable index_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -565,17 +444,17 @@ void write_root_attributes(hid_t file, const RunInfo& info) {
   h5::write_string_attr(file, "record", info.record_json);
 }
 
-void create_layout(hid_t file) {
+void create_layout(hid_t file, const IndexTable& index) {
   if (!h5::link_exists(file, "/cells")) {
     Handle cells = h5::checked(H5Gcreate2(file, "/cells", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
                                "cannot create group /cells");
   }
-  if (!h5::link_exists(file, "/index")) create_index(file);
+  if (!h5::link_exists(file, "/index")) index.create(file);
 }
 
 // Creates a new result file (`flags`: H5F_ACC_EXCL or H5F_ACC_TRUNC) with its root
 // attributes and empty /cells and /index. A file left half-initialized is removed.
-Handle create_result_file(const std::string& path, const RunInfo& info, unsigned flags) {
+Handle create_result_file(const std::string& path, const RunInfo& info, const IndexTable& index, unsigned flags) {
   Handle fapl = file_access_properties(path);
   const hid_t id = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl.get());
   if (id < 0)
@@ -584,7 +463,7 @@ Handle create_result_file(const std::string& path, const RunInfo& info, unsigned
   Handle file(id, H5Fclose);
   try {
     write_root_attributes(file.get(), info);
-    create_layout(file.get());
+    create_layout(file.get(), index);
     flush_file(file.get());
   } catch (const std::runtime_error& e) {
     file.reset();
@@ -635,7 +514,7 @@ void verify_resumable(const std::string& path, const RunInfo& info) {
   }
 }
 
-Handle open_for_resume(const std::string& path, const RunInfo& info) {
+Handle open_for_resume(const std::string& path, const RunInfo& info, const IndexTable& index) {
   verify_resumable(path, info);
   Handle fapl = file_access_properties(path);
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
@@ -643,7 +522,7 @@ Handle open_for_resume(const std::string& path, const RunInfo& info) {
     throw InputError("cannot open " + path + " for writing: " + h5::error_detail() +
                      "; check its permissions, or use -o to write elsewhere");
   Handle file(id, H5Fclose);
-  create_layout(file.get());
+  create_layout(file.get(), index);
   return file;
 }
 
@@ -661,7 +540,8 @@ void ensure_parent_directory(const std::string& path) {
 }  // namespace
 
 std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, OpenMode mode,
-                                  double flush_seconds) {
+                                  double flush_seconds, const std::vector<IndexColumn>& index_columns) {
+  const IndexTable index(index_columns);
   if (path.empty()) throw InputError("no result file given; name one with -o");
   std::error_code error;
   if (fs::is_directory(path, error)) throw InputError(path + " is a directory; name a file with -o");
@@ -674,17 +554,17 @@ std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, 
   switch (mode) {
     case OpenMode::Create:
       if (exists) throw refuse(path, "already exists", kFixHint);
-      file = create_result_file(path, info, H5F_ACC_EXCL);
+      file = create_result_file(path, info, index, H5F_ACC_EXCL);
       break;
     case OpenMode::Resume:
-      file = exists ? open_for_resume(path, info) : create_result_file(path, info, H5F_ACC_EXCL);
+      file = exists ? open_for_resume(path, info, index) : create_result_file(path, info, index, H5F_ACC_EXCL);
       break;
     case OpenMode::Overwrite:
-      file = create_result_file(path, info, H5F_ACC_TRUNC);
+      file = create_result_file(path, info, index, H5F_ACC_TRUNC);
       break;
   }
   flush_file(file.get());
-  return std::make_unique<Hdf5Store>(std::move(file), flush_seconds);
+  return std::make_unique<Hdf5Store>(std::move(file), flush_seconds, index);
 }
 
 }  // namespace muonlab

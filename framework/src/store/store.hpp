@@ -104,6 +104,9 @@ class Store {
   // Rewrites /index with these rows (compound dataset) and flushes; the runner calls it
   // once at the end to put the rows in grid order.
   virtual void write_index(const std::vector<IndexRow>& rows) = 0;
+  // False when /index lacks this run's parameter columns (a file written before its grid
+  // swept them, or by an older muonlab): the runner then rewrites it.
+  virtual bool index_matches_layout() const = 0;
 };
 
 enum class OpenMode {
@@ -114,8 +117,9 @@ enum class OpenMode {
 
 // Opens the result file. Unwritable path or a file that is not a muonlab result (or is
 // damaged): InputError with the path and the fix. Never modifies a file it refuses.
+// index_columns: the swept-parameter columns of /index (index_layout of the grid).
 std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, OpenMode mode,
-                                  double flush_seconds = 2.0);
+                                  double flush_seconds = 2.0, const std::vector<IndexColumn>& index_columns = {});
 
 // The process-wide lock every HDF5 call takes.
 std::mutex& hdf5_mutex();
