@@ -2,8 +2,8 @@
 //
 // Write a class deriving from muonlab::Problem, muonlab::Optimizer or
 // muonlab::Orthogonalizer with a constructor (const muonlab::Params&, const
-// muonlab::CreateContext&), declare its parameters as a ParamSpec array, and end the file
-// with MUONLAB_PLUGIN(...). Exceptions thrown by your code are caught inside your library
+// muonlab::CreateContext&), declare its parameters as a ParamSpec array written with the
+// builders of muonlab/param_spec.hpp, and end the file with MUONLAB_PLUGIN(...). Exceptions thrown by your code are caught inside your library
 // and reported by the core as "<plugin> (<library path>): <message>".
 #pragma once
 
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "muonlab/boundary.hpp"
+#include "muonlab/param_spec.hpp"
 #include "muonlab/params.hpp"
 #include "muonlab/types.hpp"
 
