@@ -29,8 +29,7 @@ class NormalizedGd final : public muonlab::Optimizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"lr", muonlab::ParamType::Real, "0.01", 0.0, muonlab::kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "step length: the Frobenius norm of each block's update"},
+    muonlab::real("lr", "0.01").above(0.0).doc("step length: the Frobenius norm of each block's update"),
 };
 
 }  // namespace

@@ -33,8 +33,7 @@ class GradientDescent final : public muonlab::Optimizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"lr", ParamType::Real, "0.1", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "constant step size eta"},
+    muonlab::real("lr", "0.1").above(0.0).doc("constant step size eta"),
 };
 
 }  // namespace

@@ -63,8 +63,8 @@ class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    {"momentum", ParamType::Real, "0.9", 0.0, 1.0, muonlab::kParamLowExclusive | muonlab::kParamHighExclusive, nullptr,
-     "mu in b_t = mu b_{t-1} + g and the step g + mu b_t; PyTorch requires mu > 0"},
+    muonlab::real("momentum", "0.9").above(0.0).below(1.0)
+        .doc("mu in b_t = mu b_{t-1} + g and the step g + mu b_t; PyTorch requires mu > 0"),
     optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
 };
 

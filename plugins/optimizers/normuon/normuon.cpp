@@ -73,7 +73,7 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t"),
     optim::nesterov_param("true"),
     optim::beta2_param("0.95", "EMA factor of the per-row mean square of O_t"),
-    optim::eps_param("1e-10", "added to sqrt(v) and to ||P||_F", muonlab::kParamLowExclusive),
+    optim::eps_param("1e-10", "added to sqrt(v) and to ||P||_F").above(0.0),
     optim::orthogonalizer_param("svd", "polar-factor routine applied to each block (the reference uses ns5)"),
     optim::scaling_param("shape"),
     optim::decoupled_weight_decay_param("0"),

@@ -97,8 +97,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "EMA factor beta (M_t = beta M_{t-1} + (1-beta) X_t); 0 = PolarSGD"),
-    {"polar_first", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
-     "orthogonalize the gradient and average the polar factors (true) instead of the reverse"},
+    muonlab::boolean("polar_first", "false")
+        .doc("orthogonalize the gradient and average the polar factors (true) instead of the reverse"),
     optim::orthogonalizer_param("svd", "polar-factor routine (the reference defaults to QDWH)"),
     optim::decoupled_weight_decay_param("0"),
 };
