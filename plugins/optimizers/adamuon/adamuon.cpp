@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "../common/adam_moments.hpp"
-#include "../common/muon_step.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/adam_moments.hpp>
+#include <muonlab/optim/muon_step.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Plain gradient descent: W <- W - lr * G for every block (algorithms.md 2.1).
 #include <muonlab/plugin.hpp>
 
-#include "../common/block_check.hpp"
+#include <muonlab/optim/block_check.hpp>
 
 namespace {
 

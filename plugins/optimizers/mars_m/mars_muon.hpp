@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace muonlab::mars {
 
@@ -163,7 +163,7 @@ class MarsMuon : public Optimizer {
   double correction_norm_ = 0.0;
 };
 
-// Declarations of the MARS-specific parameters (the rest come from ../common).
+// Declarations of the MARS-specific parameters (the rest come from muonlab/optim).
 constexpr ParamBuilder gamma_param(const char* default_value) {
   return muonlab::real("gamma", default_value).at_least(0.0)
       .doc("correction strength: c_t = G_t + gamma beta / (1 - beta) (G_t - Gref_t)");

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/muon_step.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/muon_step.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 

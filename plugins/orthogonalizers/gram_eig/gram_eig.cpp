@@ -7,8 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "../common/lapack.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/lapack.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "../common/polynomial_iteration.hpp"
-#include "../common/schedules.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/polynomial_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 

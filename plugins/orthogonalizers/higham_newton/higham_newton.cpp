@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "../common/lapack.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/lapack.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 

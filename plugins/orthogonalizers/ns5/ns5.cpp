@@ -2,7 +2,7 @@
 // Muon), in float64. See README.md for the math, the scalar model and the cost.
 #include <muonlab/plugin.hpp>
 
-#include "../common/scheduled_iteration.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
 
 namespace {
 

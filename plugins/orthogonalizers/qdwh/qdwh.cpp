@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/shape_cache.hpp>
 #include "qdwh_polar.hpp"
 
 namespace {

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../common/spectral_map.hpp"
+#include <muonlab/orth/spectral_map.hpp>
 
 namespace {
 

@@ -23,8 +23,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "block_check.hpp"
-#include "step_schedule.hpp"
+#include "muonlab/optim/block_check.hpp"
+#include "muonlab/optim/step_schedule.hpp"
 
 namespace muonlab::optim {
 

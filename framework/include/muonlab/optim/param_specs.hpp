@@ -15,8 +15,8 @@
 
 #include <muonlab/param_spec.hpp>
 
-#include "shape_scale.hpp"
-#include "step_schedule.hpp"
+#include "muonlab/optim/shape_scale.hpp"
+#include "muonlab/optim/step_schedule.hpp"
 
 namespace muonlab::optim {
 

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "block_check.hpp"
-#include "step_schedule.hpp"
+#include "muonlab/optim/block_check.hpp"
+#include "muonlab/optim/step_schedule.hpp"
 
 namespace muonlab::optim {
 
