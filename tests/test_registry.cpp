@@ -60,8 +60,19 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
 
   const LoadFailure* abi = failure_for(registry, "muonlab-optimizer-abi_mismatch.so");
   REQUIRE(abi != nullptr);
-  CHECK_THAT(abi->reason, Catch::Contains("ABI 99.0") && Catch::Contains("rebuild the plugin"));
+  CHECK_THAT(abi->reason, Catch::Contains("built for plugin ABI " + std::to_string(kAbiMajor + 98) + ".0") &&
+                              Catch::Contains("rebuild the plugin"));
   CHECK(registry.info("optimizer", "abi_mismatch") == nullptr);
+
+  // A plugin built before ABI 2.0 (its OptimizerAbi has no step_size entry) is refused, with
+  // both versions named and what to do.
+  const LoadFailure* older = failure_for(registry, "muonlab-optimizer-abi_older_major.so");
+  REQUIRE(older != nullptr);
+  CHECK_THAT(older->reason, Catch::Contains("built for plugin ABI 1.1") &&
+                                Catch::Contains("this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." +
+                                                std::to_string(kAbiMinor)) &&
+                                Catch::Contains("rebuild the plugin against this muonlab"));
+  CHECK(registry.info("optimizer", "abi_older_major") == nullptr);
 
   const LoadFailure* newer = failure_for(registry, "muonlab-optimizer-abi_newer_minor.so");
   REQUIRE(newer != nullptr);

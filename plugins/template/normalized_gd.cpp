@@ -12,13 +12,15 @@ class NormalizedGd final : public muonlab::Optimizer {
 
   void initialize(const std::vector<muonlab::BlockSpec>& /*blocks*/) override {}
 
-  void step(std::int64_t /*iteration*/, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t /*iteration*/, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     for (std::size_t i = 0; i < params.size(); ++i) {
       const double norm = grads[i].norm();
       if (norm > 0) params[i] -= (lr_ / norm) * grads[i];
     }
   }
 
+  double step_size() const override { return lr_; }
   std::vector<muonlab::ScalarSpec> diagnostics() const override {
     return {{"lr", "1", "step length in Frobenius norm"}};
   }

@@ -49,7 +49,8 @@ class AdaMuon final : public optim::BlockwiseOptimizer<BlockState> {
     steps_taken_ = 0;
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     ++steps_taken_;
     const double correction = 1.0 - std::pow(beta2_, static_cast<double>(steps_taken_));

@@ -31,7 +31,8 @@ class HeavyBall final : public optim::BlockwiseOptimizer<Matrix> {  // state: th
     buffers_filled_ = false;
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       update_buffer(params[b], grads[b], state_[b]);

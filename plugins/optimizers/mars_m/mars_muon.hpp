@@ -81,10 +81,6 @@ class MarsMuon : public Optimizer {
     has_previous_ = false;
   }
 
-  void step(std::int64_t iteration, Blocks params, ConstBlocks grads) override {
-    step(iteration, params, grads, GradientSource(nullptr));
-  }
-
   void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& source) override {
     optim::check_block_shapes(name_, blocks_, params, grads);
     eta_ = schedule_.at(iteration);
@@ -102,6 +98,7 @@ class MarsMuon : public Optimizer {
     has_previous_ = true;
   }
 
+  double step_size() const override { return eta_; }
   std::vector<ScalarSpec> diagnostics() const override {
     return {{"lr", "1", "step size eta_t used at this step"},
             {"correction_norm", "1", "Frobenius norm of the corrected gradient c_t over all blocks, before clipping"}};

@@ -30,7 +30,8 @@ class Muon final : public optim::BlockwiseOptimizer<> {
     muon_.initialize(blocks);
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       muon_.orthogonalize(b, grads[b]);

@@ -38,7 +38,8 @@ class NorMuon final : public optim::BlockwiseOptimizer<> {
     for (const muonlab::BlockSpec& block : blocks) row_moment_.push_back(Vector::Zero(block.rows));
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       Matrix& update = muon_.orthogonalize(b, grads[b]);  // O, then P in place

@@ -70,11 +70,6 @@ class SpecMuon final : public optim::BlockwiseOptimizer<BlockState> {
     started_ = false;
   }
 
-  // Without a gradient source there is no loss: loss_energy() reports that.
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    step(iteration, params, grads, muonlab::GradientSource(nullptr));
-  }
-
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
             const muonlab::GradientSource& source) override {
     begin_step(iteration, params, grads);

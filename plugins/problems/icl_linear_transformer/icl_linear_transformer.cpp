@@ -162,10 +162,6 @@ class IclLinearTransformer final : public muonlab::Problem {
     for (std::size_t b = 0; b < params.size(); ++b) params[b] = initial_[b];
   }
 
-  double evaluate(ConstBlocks params, Blocks grads, double* metrics) override {
-    return evaluate(params, grads, metrics, muonlab::EvalContext{0, 0});
-  }
-
   double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {
     check_blocks(params.size(), "evaluate");
     check_blocks(grads.size(), "evaluate");

@@ -255,20 +255,9 @@ class MatrixFactorization final : public muonlab::Problem {
     }
   }
 
-  double evaluate(ConstBlocks params, Blocks grads, double* metrics) override {
-    check_blocks(params.size(), "evaluate");
-    check_blocks(grads.size(), "evaluate");
-    const ConstMatrixMap x = params[0];
-    const ConstMatrixMap y = dims_.symmetric ? params[0] : params[1];
-    const double residual_sq = dense_ ? dense_residual(x, y, grads) : factored_residual(x, y, grads);
-    metrics[0] = std::sqrt(residual_sq) / target_norm_;
-    metrics[1] = gradient_norm(grads);
-    return (dims_.symmetric ? 0.25 : 0.5) * residual_sq;
-  }
-
   // The exact evaluation (loss, metrics, gradient), then this sample's noise on the gradient.
   double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {
-    const double loss = evaluate(params, grads, metrics);
+    const double loss = exact_evaluate(params, grads, metrics);
     if (noise_ == Noise::None) return loss;
     std::mt19937_64 rng(mix_seed(seed_ ^ kNoiseStreamTag, context.sample));
     if (noise_ == Noise::Gaussian) {
@@ -308,6 +297,18 @@ class MatrixFactorization final : public muonlab::Problem {
   }
 
  private:
+  // Loss, metrics and the exact gradient.
+  double exact_evaluate(ConstBlocks params, Blocks grads, double* metrics) {
+    check_blocks(params.size(), "evaluate");
+    check_blocks(grads.size(), "evaluate");
+    const ConstMatrixMap x = params[0];
+    const ConstMatrixMap y = dims_.symmetric ? params[0] : params[1];
+    const double residual_sq = dense_ ? dense_residual(x, y, grads) : factored_residual(x, y, grads);
+    metrics[0] = std::sqrt(residual_sq) / target_norm_;
+    metrics[1] = gradient_norm(grads);
+    return (dims_.symmetric ? 0.25 : 0.5) * residual_sq;
+  }
+
   mf_theory::TargetFrame frame() const { return {u_, v_, sigma_, dims_.symmetric}; }
 
   // Target stream: U* first, then V* (asymmetric only); nothing when not rotated.
