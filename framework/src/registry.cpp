@@ -47,10 +47,15 @@ bool valid_kind(const char* kind) {
 // Checks the descriptor's own consistency; returns "" when usable.
 std::string descriptor_problem(const PluginDescriptor* d) {
   if (d == nullptr) return "muonlab_plugin_descriptor returned null";
-  if (d->abi_major != kAbiMajor) {
+  if (d->abi_major < kAbiMajor) {
     return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
            ", this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
            ": rebuild the plugin against this muonlab";
+  }
+  if (d->abi_major > kAbiMajor) {
+    return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+           ", newer than this muonlab's ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
+           ": update muonlab or rebuild the plugin against this one";
   }
   if (d->abi_minor > kAbiMinor) {
     return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
@@ -242,6 +247,8 @@ void OptimizerHandle::step(std::int64_t iteration, std::vector<Matrix>& params, 
 void OptimizerHandle::read_diagnostics(double* values) {
   check(object_->read_diagnostics(values, &error_), "read_diagnostics");
 }
+
+double OptimizerHandle::step_size() const { return object_->step_size(); }
 
 // ---------------------------------------------------------------------------- registry
 
