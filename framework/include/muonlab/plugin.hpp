@@ -270,7 +270,12 @@ struct AdapterFor {
   static_assert(std::is_base_of<Problem, T>::value || std::is_base_of<Optimizer, T>::value ||
                     std::is_base_of<Orthogonalizer, T>::value,
                 "MUONLAB_PLUGIN class must derive from muonlab::Problem, Optimizer or Orthogonalizer");
-  static_assert(std::is_constructible<T, const Params&, const CreateContext&>::value,
+  static_assert(!std::is_abstract<T>::value,
+                "MUONLAB_PLUGIN class leaves a pure virtual unimplemented: an optimizer needs initialize(blocks), "
+                "step(iteration, params, grads, const GradientSource&) and step_size(); a problem blocks(), "
+                "metrics(), initialize(params) and evaluate(params, grads, metrics, const EvalContext&); an "
+                "orthogonalizer apply(gradient, output)");
+  static_assert(std::is_abstract<T>::value || std::is_constructible<T, const Params&, const CreateContext&>::value,
                 "MUONLAB_PLUGIN class needs a constructor (const muonlab::Params&, const muonlab::CreateContext&)");
   using type = std::conditional_t<
       std::is_base_of<Problem, T>::value, ProblemAdapter<T>,
