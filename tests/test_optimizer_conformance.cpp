@@ -1,6 +1,7 @@
 // Properties every optimizer must have, checked for each one the registry lists, created from
 // its declared defaults, so a new optimizer plugin is tested as soon as it is built:
 //   - it reports an "lr" diagnostic (the step size used at this step), finite after a step;
+//   - step_size(), which the core hands to theory, is that "lr" value bit for bit at every step;
 //   - zero gradients never produce NaN or Inf, on tall, wide and square blocks at once;
 //   - with a zero gradient and weight_decay 0 (when it has that parameter) it does not move;
 //   - five steps on a random quadratic keep the iterates and diagnostics finite;
@@ -162,6 +163,26 @@ TEST_CASE("optimizers declare an 'lr' diagnostic in unit 1, finite after a step"
     const double used = lr_diagnostic(*optimizer);
     CHECK(std::isfinite(used));
     CHECK(used >= 0.0);
+  }
+}
+
+TEST_CASE("optimizers report step_size() equal to their 'lr' diagnostic at every step", "[optimizer]") {
+  // With the declared defaults (geometric schedules where that is the default, so eta_t
+  // changes from step to step) on the random quadratic, with the oracle a run provides.
+  const RandomQuadratic quadratic(13);
+  for (const std::string& name : optimizer_names()) {
+    CAPTURE(name);
+    auto optimizer = muonlab::testing::make_optimizer(name, "{}");
+    optimizer->initialize(kConformanceBlocks);
+    std::vector<Matrix> w = gaussian_blocks(17), g = zeros();
+    for (int t = 0; t < 4; ++t) {
+      CAPTURE(t);
+      const muonlab::GradientOracleAbi oracle = quadratic.oracle(quadratic.gradient(w, g));
+      optimizer->step(t, w, g, &oracle);
+      const double lr = lr_diagnostic(*optimizer);
+      const double eta = optimizer->step_size();
+      CHECK(std::memcmp(&eta, &lr, sizeof(double)) == 0);
+    }
   }
 }
 

@@ -60,8 +60,19 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
 
   const LoadFailure* abi = failure_for(registry, "muonlab-optimizer-abi_mismatch.so");
   REQUIRE(abi != nullptr);
-  CHECK_THAT(abi->reason, Catch::Contains("ABI 99.0") && Catch::Contains("rebuild the plugin"));
+  CHECK_THAT(abi->reason, Catch::Contains("built for plugin ABI " + std::to_string(kAbiMajor + 98) + ".0") &&
+                              Catch::Contains("newer than this muonlab") && Catch::Contains("update muonlab"));
   CHECK(registry.info(PluginKind::Optimizer, "abi_mismatch") == nullptr);
+
+  // A plugin built before ABI 2.0 (its OptimizerAbi has no step_size entry) is refused, with
+  // both versions named and what to do.
+  const LoadFailure* older = failure_for(registry, "muonlab-optimizer-abi_older_major.so");
+  REQUIRE(older != nullptr);
+  CHECK_THAT(older->reason, Catch::Contains("built for plugin ABI 1.1") &&
+                                Catch::Contains("this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." +
+                                                std::to_string(kAbiMinor)) &&
+                                Catch::Contains("rebuild the plugin against this muonlab"));
+  CHECK(registry.info(muonlab::PluginKind::Optimizer, "abi_older_major") == nullptr);
 
   const LoadFailure* newer = failure_for(registry, "muonlab-optimizer-abi_newer_minor.so");
   REQUIRE(newer != nullptr);
@@ -109,6 +120,17 @@ TEST_CASE("the template plugin builds in-tree and runs through the boundary", "[
   double lr = 0;
   opt->read_diagnostics(&lr);
   CHECK(lr == 0.3);
+  CHECK(opt->step_size() == 0.3);
+
+  // Its schedules are the shared ones: geometric, eta_t = 0.3 * 0.5^t.
+  auto geometric = registry.create_optimizer(
+      resolve_component(muonlab::PluginKind::Optimizer, "normalized_gd", "{lr: 0.3, schedule: geometric, decay: 0.5}", registry), 0);
+  std::vector<Matrix> w{Matrix::Zero(3, 2)};
+  geometric->initialize({{"W", 3, 2, ""}});
+  geometric->step(0, w, {g});
+  geometric->step(1, w, {g});
+  CHECK(geometric->step_size() == 0.15);
+  CHECK(w[0].isApprox(-(0.3 + 0.15) / 5.0 * g));
 }
 
 TEST_CASE("unknown plugin names are input errors listing what exists", "[registry]") {

@@ -268,6 +268,50 @@ TEST_CASE("resume redoes a finished cell whose index row never reached the file"
   CHECK(open_store(options.output, info, OpenMode::Resume)->read_index().size() == 2);
 }
 
+TEST_CASE("theory gets each step's Optimizer::step_size(), or no step sizes when there are none", "[runner]") {
+  // step_size_echo predicts the step sizes it is handed. muon's geometric schedule computes
+  // eta_t = lr * decay^t; crashing (crash: false) has no step size.
+  const Registry registry({MUONLAB_BUILD_PLUGIN_DIR, MUONLAB_TEST_PLUGIN_DIR});
+  const std::string yaml =
+      "name: t\nstop: {max_iters: 6, metric: loss}\nrecord: {spectra: off}\n"
+      "problem: {name: step_size_echo}\n"
+      "optimizer:\n"
+      "  - {name: muon, params: {lr: 0.3, schedule: geometric, decay: 0.9}}\n"
+      "  - {name: crashing, params: {crash: false}}\n";
+  const Grid grid = parse_grid(yaml, "t.yaml", {}, registry);
+  RunOptions options;
+  options.output = temp_path("step_sizes");
+  const RunReport report = run_grid(grid, registry, options);
+  REQUIRE(report.rows.size() == 2);
+  const hid_t file = H5Fopen(temp_file("step_sizes").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  for (const IndexRow& row : report.rows) {
+    CAPTURE(row.optimizer);
+    CHECK(row.status == CellStatus::MaxIters);
+    CHECK(row.iterations == 6);
+    const std::string theory = "/cells/" + row.cell_id + "/theory";
+    if (row.optimizer == "crashing") {
+      CHECK(H5Lexists(file, theory.c_str(), H5P_DEFAULT) == 0);
+      continue;
+    }
+    const std::string path = theory + "/step_sizes";
+    REQUIRE(H5Lexists(file, theory.c_str(), H5P_DEFAULT) > 0);
+    REQUIRE(H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0);
+    const hid_t dataset = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+    std::vector<double> values(6, -1.0);
+    const hid_t space = H5Dget_space(dataset);
+    CHECK(H5Sget_simple_extent_npoints(space) == 6);  // one eta_t per step taken
+    H5Sclose(space);
+    REQUIRE(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0);
+    H5Dclose(dataset);
+    for (int t = 0; t < 6; ++t) {
+      CAPTURE(t);
+      CHECK(values[static_cast<std::size_t>(t)] == 0.3 * std::pow(0.9, static_cast<double>(t)));  // bit for bit
+    }
+  }
+  H5Fclose(file);
+}
+
 TEST_CASE("a problem whose initialize() is not deterministic fails its cell instead of mispredicting", "[runner]") {
   // The core regenerates the initial iterate for predict(); restless_init writes a new
   // point on every call, which the start-of-run checksum catches.

@@ -15,8 +15,10 @@ namespace muonlab {
 // kAbiMinor grows for additive changes only (new trailing members or virtuals); the core
 // refuses a plugin built for a newer minor, so a plugin may use everything its minor has.
 //   1.1  GradientOracleAbi::loss (the loss at the step's point, for loss-aware optimizers)
-constexpr std::uint32_t kAbiMajor = 1;
-constexpr std::uint32_t kAbiMinor = 1;
+//   2.0  OptimizerAbi::step_size (eta_t of the last step, which the core hands to predict()
+//        instead of reading an "lr" diagnostic): a new virtual, so a new vtable
+constexpr std::uint32_t kAbiMajor = 2;
+constexpr std::uint32_t kAbiMinor = 0;
 
 enum class ParamType : std::uint32_t {
   Real = 0,

@@ -50,7 +50,7 @@ struct GradientOracleAbi {
 struct TheoryRequestAbi {
   const char* optimizer;             // optimizer plugin name, e.g. "muon"
   const ParamSet* optimizer_params;  // its resolved parameters
-  const double* step_sizes;          // eta_t used at t = 0..num_step_sizes-1 (from "lr")
+  const double* step_sizes;          // eta_t used at t = 0..num_step_sizes-1 (OptimizerAbi::step_size)
   std::int64_t num_step_sizes;
   const std::int64_t* steps;         // steps at which to predict (the spectra step axis)
   std::int64_t num_steps;
@@ -88,6 +88,8 @@ class OptimizerAbi {
   virtual std::uint32_t num_diagnostics() const noexcept = 0;
   virtual NameInfo diagnostic(std::uint32_t index) const noexcept = 0;
   virtual int read_diagnostics(double* values, ErrorBuffer* error) noexcept = 0;
+  // ABI 2.0: eta_t of the last step, NaN when the method has no step size.
+  virtual double step_size() const noexcept = 0;
 
  protected:
   ~OptimizerAbi() = default;

@@ -2,8 +2,8 @@
 //
 // Write a class deriving from muonlab::Problem, muonlab::Optimizer or
 // muonlab::Orthogonalizer with a constructor (const muonlab::Params&, const
-// muonlab::CreateContext&), declare its parameters as a ParamSpec array, and end the file
-// with MUONLAB_PLUGIN(...). Exceptions thrown by your code are caught inside your library
+// muonlab::CreateContext&), declare its parameters as a ParamSpec array written with the
+// builders of muonlab/param_spec.hpp, and end the file with MUONLAB_PLUGIN(...). Exceptions thrown by your code are caught inside your library
 // and reported by the core as "<plugin> (<library path>): <message>".
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "muonlab/boundary.hpp"
+#include "muonlab/param_spec.hpp"
 #include "muonlab/params.hpp"
 #include "muonlab/types.hpp"
 
@@ -30,10 +32,13 @@ namespace muonlab {
 struct TheoryRequest {
   std::string optimizer;
   Params optimizer_params;
-  std::vector<double> step_sizes;  // eta_t for t = 0..T-1 as the optimizer reported it
+  std::vector<double> step_sizes;  // eta_t for t = 0..T-1 (Optimizer::step_size() after each step); empty when the optimizer has none
   std::vector<std::int64_t> steps; // where to predict (the spectra step axis)
   std::vector<ConstMatrixMap> initial;
 };
+
+// What Optimizer::step_size() returns for a method without a step size.
+constexpr double kNoStepSize = std::numeric_limits<double>::quiet_NaN();
 
 // Gradient at other points with the current step's sample (see GradientOracleAbi).
 class GradientSource {
@@ -72,15 +77,10 @@ class Problem {
   // (instead of keeping a copy), and fails the cell if the two differ.
   virtual void initialize(Blocks params) = 0;
   // Loss at params; gradients into grads; metric values (metrics() order) into metrics.
-  // Deterministic problems override this one.
-  virtual double evaluate(ConstBlocks /*params*/, Blocks /*grads*/, double* /*metrics*/) {
-    throw std::logic_error("problem implements neither evaluate overload");
-  }
-  // Stochastic problems override this one: draw this evaluation's noise from context.sample;
-  // loss and metrics stay those of the noise-free objective.
-  virtual double evaluate(ConstBlocks params, Blocks grads, double* metrics, const EvalContext& /*context*/) {
-    return evaluate(params, grads, metrics);
-  }
+  // Stochastic problems draw this evaluation's noise or minibatch from context.sample (the
+  // same sample may be evaluated again at another point); loss and metrics stay those of the
+  // noise-free objective. Deterministic problems ignore context.
+  virtual double evaluate(ConstBlocks params, Blocks grads, double* metrics, const EvalContext& context) = 0;
   // Arrays that define this instance, stored under problem/ so a run can be replayed.
   virtual std::vector<NamedArray> instance() const { return {}; }
   // Vector-valued measurements taken on the spectra schedule (stored under observables/).
@@ -95,14 +95,14 @@ class Optimizer {
   virtual ~Optimizer() = default;
   // Called once before the first step with the problem's blocks; allocate state here.
   virtual void initialize(const std::vector<BlockSpec>& blocks) = 0;
-  // Updates params in place from grads. iteration counts from 0.
-  virtual void step(std::int64_t /*iteration*/, Blocks /*params*/, ConstBlocks /*grads*/) {
-    throw std::logic_error("optimizer implements neither step overload");
-  }
-  // Optimizers that need gradients at other points (same sample) override this one.
-  virtual void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& /*source*/) {
-    step(iteration, params, grads);
-  }
+  // Updates params in place from grads. iteration counts from 0. source gives gradients at
+  // other points with this step's sample and the loss where grads were taken (optimizers
+  // that need neither ignore it).
+  virtual void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& source) = 0;
+  // The step size eta_t the last step() used: the scalar the theory of a problem scales its
+  // prediction by (TheoryRequest::step_sizes; the core reads it after every step). Return
+  // kNoStepSize when the method has none; the core then passes no step sizes to predict().
+  virtual double step_size() const = 0;
   // Scalars recorded in the trajectory after each step (e.g. "lr", the step size used).
   virtual std::vector<ScalarSpec> diagnostics() const { return {}; }
   virtual void read_diagnostics(double* /*values*/) const {}
@@ -171,8 +171,7 @@ class ProblemAdapter final : public ProblemAbi {
   int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count, const EvalContext* context,
                double* loss, double* metrics, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] {
-      Problem& base = impl_;  // virtual dispatch picks whichever overload the plugin wrote
-      *loss = base.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics, *context);
+      *loss = impl_.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics, *context);
     });
   }
   int instance(ArraySink* sink, ErrorBuffer* error) noexcept override {
@@ -226,8 +225,7 @@ class OptimizerAdapter final : public OptimizerAbi {
   int step(std::int64_t iteration, MatrixView* params, const MatrixView* grads, std::uint32_t count,
            const GradientOracleAbi* oracle, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] {
-      Optimizer& base = impl_;  // virtual dispatch picks whichever overload the plugin wrote
-      base.step(iteration, Blocks(params, count), ConstBlocks(grads, count), GradientSource(oracle));
+      impl_.step(iteration, Blocks(params, count), ConstBlocks(grads, count), GradientSource(oracle));
     });
   }
   std::uint32_t num_diagnostics() const noexcept override {
@@ -236,6 +234,13 @@ class OptimizerAdapter final : public OptimizerAbi {
   NameInfo diagnostic(std::uint32_t i) const noexcept override { return name_info(diagnostics_[i]); }
   int read_diagnostics(double* values, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] { impl_.read_diagnostics(values); });
+  }
+  double step_size() const noexcept override {
+    try {
+      return impl_.step_size();
+    } catch (...) {
+      return kNoStepSize;  // a getter has no error channel; a failing one reads as "none"
+    }
   }
 
  private:
@@ -265,7 +270,12 @@ struct AdapterFor {
   static_assert(std::is_base_of<Problem, T>::value || std::is_base_of<Optimizer, T>::value ||
                     std::is_base_of<Orthogonalizer, T>::value,
                 "MUONLAB_PLUGIN class must derive from muonlab::Problem, Optimizer or Orthogonalizer");
-  static_assert(std::is_constructible<T, const Params&, const CreateContext&>::value,
+  static_assert(!std::is_abstract<T>::value,
+                "MUONLAB_PLUGIN class leaves a pure virtual unimplemented: an optimizer needs initialize(blocks), "
+                "step(iteration, params, grads, const GradientSource&) and step_size(); a problem blocks(), "
+                "metrics(), initialize(params) and evaluate(params, grads, metrics, const EvalContext&); an "
+                "orthogonalizer apply(gradient, output)");
+  static_assert(std::is_abstract<T>::value || std::is_constructible<T, const Params&, const CreateContext&>::value,
                 "MUONLAB_PLUGIN class needs a constructor (const muonlab::Params&, const muonlab::CreateContext&)");
   using type = std::conditional_t<
       std::is_base_of<Problem, T>::value, ProblemAdapter<T>,

@@ -160,4 +160,6 @@ void OptimizerHandle::read_diagnostics(double* values) {
   check(object_->read_diagnostics(values, &error_), "read_diagnostics");
 }
 
+double OptimizerHandle::step_size() const { return object_->step_size(); }
+
 }  // namespace muonlab

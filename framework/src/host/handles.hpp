@@ -100,6 +100,8 @@ class OptimizerHandle {
   void step(std::int64_t iteration, std::vector<Matrix>& params, const std::vector<Matrix>& grads,
             const GradientOracleAbi* oracle = nullptr);
   void read_diagnostics(double* values);
+  // eta_t of the last step (OptimizerAbi::step_size), NaN when the optimizer has none.
+  double step_size() const;
 
  private:
   void check(int status, const char* call) const;

@@ -38,10 +38,15 @@ std::string canonical_or_same(const std::string& path) {
 // Checks the descriptor's own consistency; returns "" when usable.
 std::string descriptor_problem(const PluginDescriptor* d) {
   if (d == nullptr) return "muonlab_plugin_descriptor returned null";
-  if (d->abi_major != kAbiMajor) {
+  if (d->abi_major < kAbiMajor) {
     return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
            ", this muonlab speaks ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
            ": rebuild the plugin against this muonlab";
+  }
+  if (d->abi_major > kAbiMajor) {
+    return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+           ", newer than this muonlab's ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
+           ": update muonlab or rebuild the plugin against this one";
   }
   if (d->abi_minor > kAbiMinor) {
     return "built for plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +

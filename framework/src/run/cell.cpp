@@ -73,13 +73,12 @@ class CellRun {
     oracle_metrics_ = metrics_;
     diagnostics_.assign(optimizer_->diagnostics().size(), std::numeric_limits<double>::quiet_NaN());
     stop_metric_ = locate_stop_metric();
-    lr_index_ = locate_diagnostic("lr");
     const auto route = grid_.record.spectra_exact ? SpectrumCalculator::Route::Householder
                                                   : SpectrumCalculator::Route::Gram;
     spectra_.clear();
     for (std::size_t i = 0; i < blocks_.size() * 3; ++i) spectra_.emplace_back(route);
     const std::int64_t max_iters = grid_.stop.max_iters;
-    if (lr_index_ >= 0 && max_iters <= 10'000'000) step_sizes_.reserve(static_cast<std::size_t>(max_iters));
+    if (max_iters <= 10'000'000) step_sizes_.reserve(static_cast<std::size_t>(max_iters));
     write_instance();
     declare_trajectory();
   }
@@ -91,14 +90,6 @@ class CellRun {
       if (metrics[i].name == grid_.stop.metric) return static_cast<int>(i);
     }
     throw InputError("stop.metric '" + grid_.stop.metric + "' is not a metric of problem '" + cell_.problem.name + "'");
-  }
-
-  int locate_diagnostic(const std::string& name) const {
-    const auto& diagnostics = optimizer_->diagnostics();
-    for (std::size_t i = 0; i < diagnostics.size(); ++i) {
-      if (diagnostics[i].name == name) return static_cast<int>(i);
-    }
-    return -1;
   }
 
   void write_instance() {
@@ -156,10 +147,23 @@ class CellRun {
       oracle_.loss = loss;
       optimizer_->step(t, params_, grads_, &oracle_);
       optimizer_->read_diagnostics(diagnostics_.data());
-      if (lr_index_ >= 0) step_sizes_.push_back(diagnostics_[static_cast<std::size_t>(lr_index_)]);
+      record_step_size();
       if (update_spectra_now) record_update_spectra(t);
       if (t % grid_.record.every == 0) append_row(t, seconds_since(start), loss);
     }
+  }
+
+  // eta_t of the step just taken, for predict(). A step without a step size (NaN) drops the
+  // series: predict() sees every step's eta_t or none, like a run of an optimizer that has none.
+  void record_step_size() {
+    if (!has_step_sizes_) return;
+    const double eta = optimizer_->step_size();
+    if (std::isnan(eta)) {
+      has_step_sizes_ = false;
+      step_sizes_.clear();
+      return;
+    }
+    step_sizes_.push_back(eta);
   }
 
   // Whether the loop stops at step t; if so, outcome_ says why.
@@ -322,7 +326,7 @@ class CellRun {
   std::vector<SpectrumCalculator> spectra_;  // per block: iterate, gradient, update
   SpectraClock spectra_clock_;
   int stop_metric_ = -1;
-  int lr_index_ = -1;
+  bool has_step_sizes_ = true;
   CellOutcome outcome_;
 };
 

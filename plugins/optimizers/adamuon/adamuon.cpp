@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "../common/adam_moments.hpp"
-#include "../common/muon_step.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/adam_moments.hpp>
+#include <muonlab/optim/muon_step.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -49,7 +49,8 @@ class AdaMuon final : public optim::BlockwiseOptimizer<BlockState> {
     steps_taken_ = 0;
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     ++steps_taken_;
     const double correction = 1.0 - std::pow(beta2_, static_cast<double>(steps_taken_));
@@ -93,7 +94,7 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t"),
     optim::nesterov_param("true"),
     optim::beta2_param("0.999", "EMA factor of the element-wise second moment of O_t"),
-    optim::eps_param("1e-8", "added to sqrt(V_hat) and to ||P||_F", muonlab::kParamLowExclusive),
+    optim::eps_param("1e-8", "added to sqrt(V_hat) and to ||P||_F").above(0.0),
     optim::orthogonalizer_param("svd", "polar-factor routine applied to each block (the reference uses ns5)"),
     optim::scaling_param("rms"),
     optim::decoupled_weight_decay_param("0.01"),

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/adam_moments.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/adam_moments.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "adam_moments.hpp"
-#include "optimizer_common.hpp"
+#include <muonlab/optim/adam_moments.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace optim = muonlab::optim;
 using muonlab::Matrix;

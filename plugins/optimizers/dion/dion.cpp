@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -93,7 +93,8 @@ class Dion final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
@@ -144,8 +145,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "error-feedback factor mu: M = B - (1 - mu) P R^T"),
-    {"rank", ParamType::Integer, "0", 0.0, kUnbounded, 0, nullptr,
-     "rank r of the update per block, capped at min(m, n); 0 means min(m, n)"},
+    muonlab::integer("rank", "0").at_least(0.0)
+        .doc("rank r of the update per block, capped at min(m, n); 0 means min(m, n)"),
     optim::scaling_param("spectral",
                          "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)",
                          "none|shape|rms|spectral"),

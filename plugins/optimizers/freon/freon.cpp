@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -56,7 +56,8 @@ class Freon final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
@@ -102,10 +103,10 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "factor mu of the sum-form buffer B_t = mu B_{t-1} + G_t (scale-free here)"),
-    {"q", ParamType::Real, "1.0", 0.0, 2.0, muonlab::kParamLowExclusive, nullptr,
-     "Schatten exponent: 2 = normalized GD, 1 = Muon, < 1 = quasi-norm regime (c = 1 - q/2)"},
-    {"rank_threshold", ParamType::Real, "1e-8", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "singular values <= rank_threshold * s_1 are treated as zero"},
+    muonlab::real("q", "1.0").above(0.0).at_most(2.0)
+        .doc("Schatten exponent: 2 = normalized GD, 1 = Muon, < 1 = quasi-norm regime (c = 1 - q/2)"),
+    muonlab::real("rank_threshold", "1e-8").at_least(0.0).below(1.0)
+        .doc("singular values <= rank_threshold * s_1 are treated as zero"),
     optim::decoupled_weight_decay_param("0"),
 };
 

@@ -1,7 +1,7 @@
 // Plain gradient descent: W <- W - lr * G for every block (docs/algorithms.md 2.1).
 #include <muonlab/plugin.hpp>
 
-#include "../common/block_check.hpp"
+#include <muonlab/optim/block_check.hpp>
 
 namespace {
 
@@ -15,13 +15,15 @@ class GradientDescent final : public muonlab::Optimizer {
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override { blocks_ = blocks; }
 
-  void step(std::int64_t /*iteration*/, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t /*iteration*/, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     muonlab::optim::check_block_shapes("gd", blocks_, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       params[b].noalias() -= lr_ * grads[b];
     }
   }
 
+  double step_size() const override { return lr_; }
   std::vector<muonlab::ScalarSpec> diagnostics() const override {
     return {{"lr", "1", "step size eta_t used at this step"}};
   }
@@ -33,8 +35,7 @@ class GradientDescent final : public muonlab::Optimizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"lr", ParamType::Real, "0.1", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "constant step size eta"},
+    muonlab::real("lr", "0.1").above(0.0).doc("constant step size eta"),
 };
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -31,7 +31,8 @@ class HeavyBall final : public optim::BlockwiseOptimizer<Matrix> {  // state: th
     buffers_filled_ = false;
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       update_buffer(params[b], grads[b], state_[b]);
@@ -58,8 +59,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.9", "mu in b_t = mu b_{t-1} + (1 - dampening) g"),
-    {"dampening", ParamType::Real, "0", 0.0, 1.0, 0, nullptr,
-     "tau: weight 1 - tau of the new gradient in the buffer (not applied to b_1 = g)"},
+    muonlab::real("dampening", "0").at_least(0.0).at_most(1.0)
+        .doc("tau: weight 1 - tau of the new gradient in the buffer (not applied to b_1 = g)"),
     optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
 };
 

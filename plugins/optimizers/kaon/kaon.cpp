@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -54,7 +54,8 @@ class Kaon final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
@@ -106,12 +107,12 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "factor mu of the sum-form buffer B_t = mu B_{t-1} + G_t (scale-free here)"),
-    {"iterations", ParamType::Integer, "5", 0.0, kUnbounded, 0, nullptr,
-     "T: applications of s <- gain s (1 - s^2)^2 (unverified; 0 gives B / ||B||_F)"},
-    {"gain", ParamType::Real, "4.1", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "a of the map s <- a s (1 - s^2)^2 (from a secondary summary, unverified)"},
-    {"divisor", ParamType::Real, "1.175", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "O = X_T / divisor; 1.175 ~ maximum of the map for a = 4.1 (unverified)"},
+    muonlab::integer("iterations", "5").at_least(0.0)
+        .doc("T: applications of s <- gain s (1 - s^2)^2 (unverified; 0 gives B / ||B||_F)"),
+    muonlab::real("gain", "4.1").above(0.0)
+        .doc("a of the map s <- a s (1 - s^2)^2 (from a secondary summary, unverified)"),
+    muonlab::real("divisor", "1.175").above(0.0)
+        .doc("O = X_T / divisor; 1.175 ~ maximum of the map for a = 4.1 (unverified)"),
     optim::decoupled_weight_decay_param("0"),
 };
 

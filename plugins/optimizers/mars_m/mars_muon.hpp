@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace muonlab::mars {
 
@@ -81,10 +81,6 @@ class MarsMuon : public Optimizer {
     has_previous_ = false;
   }
 
-  void step(std::int64_t iteration, Blocks params, ConstBlocks grads) override {
-    step(iteration, params, grads, GradientSource(nullptr));
-  }
-
   void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& source) override {
     optim::check_block_shapes(name_, blocks_, params, grads);
     eta_ = schedule_.at(iteration);
@@ -102,6 +98,7 @@ class MarsMuon : public Optimizer {
     has_previous_ = true;
   }
 
+  double step_size() const override { return eta_; }
   std::vector<ScalarSpec> diagnostics() const override {
     return {{"lr", "1", "step size eta_t used at this step"},
             {"correction_norm", "1", "Frobenius norm of the corrected gradient c_t over all blocks, before clipping"}};
@@ -163,29 +160,29 @@ class MarsMuon : public Optimizer {
   double correction_norm_ = 0.0;
 };
 
-// ParamSpec entries of the MARS-specific parameters (the rest come from ../common).
-constexpr ParamSpec gamma_param(const char* default_value) {
-  return {"gamma", ParamType::Real, default_value, 0.0, kUnbounded, 0, nullptr,
-          "correction strength: c_t = G_t + gamma beta / (1 - beta) (G_t - Gref_t)"};
+// Declarations of the MARS-specific parameters (the rest come from muonlab/optim).
+constexpr ParamBuilder gamma_param(const char* default_value) {
+  return muonlab::real("gamma", default_value).at_least(0.0)
+      .doc("correction strength: c_t = G_t + gamma beta / (1 - beta) (G_t - Gref_t)");
 }
 
-constexpr ParamSpec variant_param(const char* default_value) {
-  return {"variant", ParamType::Choice, default_value, -kUnbounded, kUnbounded, 0, "exact|approx",
-          "Gref_t: exact = gradient of the current sample at the previous iterate (one extra "
-          "gradient evaluation per step); approx = the previous step's gradient"};
+constexpr ParamBuilder variant_param(const char* default_value) {
+  return muonlab::choice("variant", default_value, "exact|approx")
+      .doc("Gref_t: exact = gradient of the current sample at the previous iterate (one extra "
+           "gradient evaluation per step); approx = the previous step's gradient");
 }
 
-constexpr ParamSpec clip_norm_param() {
-  return {"clip_norm", ParamType::Real, "1", 0.0, kUnbounded, 0, nullptr,
-          "c_t is rescaled to Frobenius norm clip_norm when larger (absolute threshold, per block); 0 = no clipping"};
+constexpr ParamBuilder clip_norm_param() {
+  return muonlab::real("clip_norm", "1").at_least(0.0)
+      .doc("c_t is rescaled to Frobenius norm clip_norm when larger (absolute threshold, per block); 0 = no clipping");
 }
 
-constexpr ParamSpec orthogonalizer_param() {
+constexpr ParamBuilder orthogonalizer_param() {
   return optim::orthogonalizer_param(
       "ns5", "polar-factor routine applied to M_t (the reference uses Keller's 5-step Newton-Schulz)");
 }
 
-constexpr ParamSpec scaling_param() {
+constexpr ParamBuilder scaling_param() {
   return optim::scaling_param("rms", "update factor s: 1, sqrt(max(1, m/n)), or 0.2 sqrt(max(m, n)) (reference: rms)");
 }
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/muon_step.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/muon_step.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -30,7 +30,8 @@ class Muon final : public optim::BlockwiseOptimizer<> {
     muon_.initialize(blocks);
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       muon_.orthogonalize(b, grads[b]);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -38,7 +38,8 @@ class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
     buffers_filled_ = false;
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) update_block(params[b], grads[b], state_[b]);
     buffers_filled_ = true;
@@ -63,8 +64,8 @@ class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    {"momentum", ParamType::Real, "0.9", 0.0, 1.0, muonlab::kParamLowExclusive | muonlab::kParamHighExclusive, nullptr,
-     "mu in b_t = mu b_{t-1} + g and the step g + mu b_t; PyTorch requires mu > 0"},
+    muonlab::real("momentum", "0.9").above(0.0).below(1.0)
+        .doc("mu in b_t = mu b_{t-1} + g and the step g + mu b_t; PyTorch requires mu > 0"),
     optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
 };
 

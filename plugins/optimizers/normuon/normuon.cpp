@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/muon_step.hpp"
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/muon_step.hpp>
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -38,7 +38,8 @@ class NorMuon final : public optim::BlockwiseOptimizer<> {
     for (const muonlab::BlockSpec& block : blocks) row_moment_.push_back(Vector::Zero(block.rows));
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       Matrix& update = muon_.orthogonalize(b, grads[b]);  // O, then P in place
@@ -73,7 +74,7 @@ const muonlab::ParamSpec kParams[] = {
     optim::momentum_param("0.95", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t"),
     optim::nesterov_param("true"),
     optim::beta2_param("0.95", "EMA factor of the per-row mean square of O_t"),
-    optim::eps_param("1e-10", "added to sqrt(v) and to ||P||_F", muonlab::kParamLowExclusive),
+    optim::eps_param("1e-10", "added to sqrt(v) and to ||P||_F").above(0.0),
     optim::orthogonalizer_param("svd", "polar-factor routine applied to each block (the reference uses ns5)"),
     optim::scaling_param("shape"),
     optim::decoupled_weight_decay_param("0"),

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -45,7 +45,8 @@ class PolarGrad final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     nuclear_total_ = 0.0;
     for (std::size_t b = 0; b < params.size(); ++b) {
@@ -97,8 +98,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "EMA factor beta (M_t = beta M_{t-1} + (1-beta) X_t); 0 = PolarSGD"),
-    {"polar_first", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
-     "orthogonalize the gradient and average the polar factors (true) instead of the reverse"},
+    muonlab::boolean("polar_first", "false")
+        .doc("orthogonalize the gradient and average the polar factors (true) instead of the reverse"),
     optim::orthogonalizer_param("svd", "polar-factor routine (the reference defaults to QDWH)"),
     optim::decoupled_weight_decay_param("0"),
 };

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -62,7 +62,8 @@ class RegularizedMuon final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
@@ -99,10 +100,10 @@ const muonlab::ParamSpec kParams[] = {
     MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),
     optim::momentum_param("0", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t; 0 = no momentum"),
     optim::nesterov_param("false", "smooth (1-beta) G_t + beta M_t instead of M_t"),
-    {"lambda", ParamType::Real, "1e-3", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "smoothing: each singular value s maps to s / sqrt(s^2 + lambda^2) (lambda scaled by s_1 when relative)"},
-    {"lambda_scale", ParamType::Choice, "relative", -kUnbounded, kUnbounded, 0, "relative|absolute",
-     "relative: lambda * s_1 (scale invariant); absolute: lambda as given"},
+    muonlab::real("lambda", "1e-3").above(0.0)
+        .doc("smoothing: each singular value s maps to s / sqrt(s^2 + lambda^2) (lambda scaled by s_1 when relative)"),
+    muonlab::choice("lambda_scale", "relative", "relative|absolute")
+        .doc("relative: lambda * s_1 (scale invariant); absolute: lambda as given"),
     optim::scaling_param("none"),
     optim::decoupled_weight_decay_param("0"),
 };

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -61,7 +61,8 @@ class Scion final : public optim::BlockwiseOptimizer<BlockState> {
     }
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     for (std::size_t b = 0; b < params.size(); ++b) {
       BlockState& s = state_[b];
@@ -115,18 +116,15 @@ class Scion final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("1e-3"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    {"alpha", ParamType::Real, "1.0", 0.0, 1.0, muonlab::kParamLowExclusive, nullptr,
-     "Scion's 'momentum' (one minus the usual momentum): D_t = (1-alpha) D_{t-1} + alpha G_t; 1 = no averaging"},
-    {"radius", ParamType::Real, "1.0", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "norm-ball radius rho (scion.py 'scale') multiplying the LMO"},
-    {"lmo", ParamType::Choice, "spectral", -kUnbounded, kUnbounded, 0, "spectral|sign",
-     "linear minimization oracle: spectral (orthogonalizer) or sign"},
-    {"normalized", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
-     "LMO factor: spectral sqrt(m/n) (else sqrt(m)); sign 1/n (else 1)"},
-    {"max_scale", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
-     "spectral LMO: use max(1, factor) (scion.py Spectral(max=True))"},
-    {"unconstrained", ParamType::Boolean, "false", -kUnbounded, kUnbounded, 0, nullptr,
-     "false: W <- (1 - eta_t) W - eta_t d_t (constrained); true: W <- W - eta_t d_t"},
+    muonlab::real("alpha", "1.0").above(0.0).at_most(1.0)
+        .doc("Scion's 'momentum' (one minus the usual momentum): D_t = (1-alpha) D_{t-1} + alpha G_t; 1 = no averaging"),
+    muonlab::real("radius", "1.0").above(0.0).doc("norm-ball radius rho (scion.py 'scale') multiplying the LMO"),
+    muonlab::choice("lmo", "spectral", "spectral|sign")
+        .doc("linear minimization oracle: spectral (orthogonalizer) or sign"),
+    muonlab::boolean("normalized", "true").doc("LMO factor: spectral sqrt(m/n) (else sqrt(m)); sign 1/n (else 1)"),
+    muonlab::boolean("max_scale", "false").doc("spectral LMO: use max(1, factor) (scion.py Spectral(max=True))"),
+    muonlab::boolean("unconstrained", "false")
+        .doc("false: W <- (1 - eta_t) W - eta_t d_t (constrained); true: W <- W - eta_t d_t"),
     optim::orthogonalizer_param("svd", "polar-factor routine of the spectral LMO"),
 };
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -29,7 +29,8 @@ class SignSgd final : public optim::BlockwiseOptimizer<Matrix> {  // state: M of
     for (std::size_t b = 0; b < blocks.size(); ++b) state_[b] = Matrix::Zero(blocks[b].rows, blocks[b].cols);
   }
 
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
+  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
+            const muonlab::GradientSource& /*source*/) override {
     begin_step(iteration, params, grads);
     // (1 - eta wd) is exactly 1 for wd = 0, so W is not perturbed then.
     const double shrink = 1.0 - eta_ * weight_decay_;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/optimizer_common.hpp"
+#include <muonlab/optim/optimizer_common.hpp>
 
 namespace {
 
@@ -68,11 +68,6 @@ class SpecMuon final : public optim::BlockwiseOptimizer<BlockState> {
       s.velocity = Matrix::Zero(m, n);
     }
     started_ = false;
-  }
-
-  // Without a gradient source there is no loss: loss_energy() reports that.
-  void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads) override {
-    step(iteration, params, grads, muonlab::GradientSource(nullptr));
   }
 
   void step(std::int64_t iteration, muonlab::Blocks params, muonlab::ConstBlocks grads,
@@ -163,14 +158,14 @@ class SpecMuon final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    {"rank", ParamType::Integer, "4", 0.0, kUnbounded, 0, nullptr,
-     "k: leading singular modes with a SAV auxiliary variable (clamped to min(m, n)); 0 = none"},
-    {"relaxation", ParamType::Real, "0.9", 0.0, 1.0, 0, nullptr,
-     "xi: r_j <- xi * (SAV-shrunk r_j) + (1 - xi) * E_t; 0 = top-k part is msign"},
-    {"energy_shift", ParamType::Real, "0", 0.0, kUnbounded, 0, nullptr,
-     "c in the loss energy E_t = sqrt(max(L_t, 0) + c) (SAV's constant C)"},
-    {"eps", ParamType::Real, "1e-30", 0.0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "guard in G / (||G|| + eps), r_j / (E_t + eps) and E_t^2 + eps (division by zero only)"},
+    muonlab::integer("rank", "4").at_least(0.0)
+        .doc("k: leading singular modes with a SAV auxiliary variable (clamped to min(m, n)); 0 = none"),
+    muonlab::real("relaxation", "0.9").at_least(0.0).at_most(1.0)
+        .doc("xi: r_j <- xi * (SAV-shrunk r_j) + (1 - xi) * E_t; 0 = top-k part is msign"),
+    muonlab::real("energy_shift", "0").at_least(0.0)
+        .doc("c in the loss energy E_t = sqrt(max(L_t, 0) + c) (SAV's constant C)"),
+    muonlab::real("eps", "1e-30").above(0.0)
+        .doc("guard in G / (||G|| + eps), r_j / (E_t + eps) and E_t^2 + eps (division by zero only)"),
     optim::momentum_param("0.9", "heavy-ball factor mu of B_t = mu B_{t-1} + O_t (sum form); 0 = no momentum"),
     optim::decoupled_weight_decay_param("0"),
 };

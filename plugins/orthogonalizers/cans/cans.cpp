@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/scheduled_iteration.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 
@@ -69,21 +69,18 @@ class ChebyshevNewtonSchulz final : public ns::ScheduledIteration {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"variant", muonlab::ParamType::Choice, "quintic_table", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     "quintic_table|cubic",
-     "quintic_table: the published 5-step quintic schedule (Emerging-Optimizers 'cans'); cubic: optimal odd cubics "
-     "on the shrinking interval [l_k, 2 - l_k] from [lower_bound, 1]"},
+    muonlab::choice("variant", "quintic_table", "quintic_table|cubic")
+        .doc("quintic_table: the published 5-step quintic schedule (Emerging-Optimizers 'cans'); cubic: optimal odd cubics "
+             "on the shrinking interval [l_k, 2 - l_k] from [lower_bound, 1]"),
     ns::steps_param("0", 0.0,
                     "number of iterations; 0 = 5 for quintic_table, and for cubic the fewest whose guaranteed "
                     "interval lies in [1 - delta, 1 + delta]; quintic_table steps past 5 repeat its last triple"),
-    {"lower_bound", muonlab::ParamType::Real, "1.0e-3", 0.0, 1.0,
-     muonlab::kParamLowExclusive | muonlab::kParamHighExclusive, nullptr,
-     "cubic: assumed lower bound of the normalized singular values (smaller ones are not lifted)"},
-    {"delta", muonlab::ParamType::Real, "1.0e-3", 1.0e-15, 0.5, 0, nullptr,
-     "cubic with steps = 0: target half-width of the interval around 1"},
-    {"normalization", muonlab::ParamType::Choice, "frobenius", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     "frobenius|gelfand",
-     "frobenius: X0 = G / (||G||_F + eps); gelfand: then divide by ||X0 X0^T||_F^{1/2} >= sigma_max (no extra GEMM)"},
+    muonlab::real("lower_bound", "1.0e-3").above(0.0).below(1.0)
+        .doc("cubic: assumed lower bound of the normalized singular values (smaller ones are not lifted)"),
+    muonlab::real("delta", "1.0e-3").at_least(1.0e-15).at_most(0.5)
+        .doc("cubic with steps = 0: target half-width of the interval around 1"),
+    muonlab::choice("normalization", "frobenius", "frobenius|gelfand")
+        .doc("frobenius: X0 = G / (||G||_F + eps); gelfand: then divide by ||X0 X0^T||_F^{1/2} >= sigma_max (no extra GEMM)"),
     ns::eps_param(),
 };
 

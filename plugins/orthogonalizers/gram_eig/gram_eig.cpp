@@ -7,8 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "../common/lapack.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/lapack.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 
@@ -102,9 +102,9 @@ class GramEig final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"cutoff", muonlab::ParamType::Real, "1.0e-6", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "relative cutoff on singular values: eigenvalues lambda_i <= cutoff^2 lambda_max of the Gram "
-     "matrix (s_i <= cutoff * s_1) count as zero; below ~sqrt(max(m,n) eps) they are rounding noise"},
+    muonlab::real("cutoff", "1.0e-6").at_least(0.0).below(1.0)
+        .doc("relative cutoff on singular values: eigenvalues lambda_i <= cutoff^2 lambda_max of the Gram "
+             "matrix (s_i <= cutoff * s_1) count as zero; below ~sqrt(max(m,n) eps) they are rounding noise"),
 };
 
 }  // namespace

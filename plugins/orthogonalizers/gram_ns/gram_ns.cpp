@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "../common/polynomial_iteration.hpp"
-#include "../common/schedules.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/polynomial_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 
@@ -156,16 +156,15 @@ class GramNewtonSchulz final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"schedule", muonlab::ParamType::Choice, "polar_express_5", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     muonlab::newton_schulz::kScheduleChoices,
-     "polynomial schedule (with its input safety factor): polar_express_5 (sf 1.02), polar_express_8 (sf 1.01), "
-     "you_quintic, cans_quintic, keller, cubic"},
-    {"steps", muonlab::ParamType::Integer, "0", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "number of iterations; 0 = the schedule's natural length (8 for polar_express_8, 14 for cubic, else 5)"},
-    {"restart_after", muonlab::ParamType::RealList, "[]", 1.0, muonlab::kUnbounded, 0, nullptr,
-     "steps after which Q is applied to X and R = X X^T recomputed (integers in [1, steps - 1])"},
-    {"eps", muonlab::ParamType::Real, "1.0e-7", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "guard in the normalization X0 = G / (s ||G||_F + eps), s the schedule's safety factor"},
+    muonlab::choice("schedule", "polar_express_5", muonlab::newton_schulz::kScheduleChoices)
+        .doc("polynomial schedule (with its input safety factor): polar_express_5 (sf 1.02), polar_express_8 (sf 1.01), "
+             "you_quintic, cans_quintic, keller, cubic"),
+    muonlab::integer("steps", "0").at_least(0.0)
+        .doc("number of iterations; 0 = the schedule's natural length (8 for polar_express_8, 14 for cubic, else 5)"),
+    muonlab::real_list("restart_after", "[]").at_least(1.0)
+        .doc("steps after which Q is applied to X and R = X X^T recomputed (integers in [1, steps - 1])"),
+    muonlab::real("eps", "1.0e-7").at_least(0.0)
+        .doc("guard in the normalization X0 = G / (s ||G||_F + eps), s the schedule's safety factor"),
 };
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "../common/newton_schulz_testing.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "../common/lapack.hpp"
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/lapack.hpp>
+#include <muonlab/orth/shape_cache.hpp>
 
 namespace {
 
@@ -167,16 +167,16 @@ class HighamNewton final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"min_rcond", muonlab::ParamType::Real, "1.0e-12", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "an input (or the R of its QR) whose 1-norm reciprocal condition estimate is below this is "
-     "rejected as rank-deficient, with an error suggesting qdwh or svd"},
-    {"tolerance", muonlab::ParamType::Real, "1.0e-8", 0.0, 1.0, muonlab::kParamLowExclusive, nullptr,
-     "stop when ||X_{k+1} - X_k||_F <= tolerance ||X_{k+1}||_F; by quadratic convergence the "
-     "error left is about tolerance^2 / 2"},
-    {"scale_tolerance", muonlab::ParamType::Real, "1.0e-2", 0.0, 1.0, 0, nullptr,
-     "the (1,inf)-norm scaling is switched off for good once the relative change drops below this"},
-    {"max_iterations", muonlab::ParamType::Integer, "30", 1.0, 1000.0, 0, nullptr,
-     "limit on the Newton iterations; reaching it is an error"},
+    muonlab::real("min_rcond", "1.0e-12").at_least(0.0).below(1.0)
+        .doc("an input (or the R of its QR) whose 1-norm reciprocal condition estimate is below this is "
+             "rejected as rank-deficient, with an error suggesting qdwh or svd"),
+    muonlab::real("tolerance", "1.0e-8").above(0.0).at_most(1.0)
+        .doc("stop when ||X_{k+1} - X_k||_F <= tolerance ||X_{k+1}||_F; by quadratic convergence the "
+             "error left is about tolerance^2 / 2"),
+    muonlab::real("scale_tolerance", "1.0e-2").at_least(0.0).at_most(1.0)
+        .doc("the (1,inf)-norm scaling is switched off for good once the relative change drops below this"),
+    muonlab::integer("max_iterations", "30").at_least(1.0).at_most(1000.0)
+        .doc("limit on the Newton iterations; reaching it is an error"),
 };
 
 }  // namespace

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "../common/scheduled_iteration.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 

@@ -2,7 +2,7 @@
 // Muon), in float64. See README.md for the math, the scalar model and the cost.
 #include <muonlab/plugin.hpp>
 
-#include "../common/scheduled_iteration.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
 
 namespace {
 
@@ -19,12 +19,9 @@ class QuinticNewtonSchulz final : public ns::ScheduledIteration {
 
 const muonlab::ParamSpec kParams[] = {
     ns::steps_param("5", 1.0, "number of iterations (3 GEMMs each; 2 when c = 0)"),
-    {"a", muonlab::ParamType::Real, "3.4445", -muonlab::kUnbounded, muonlab::kUnbounded, 0, nullptr,
-     "linear coefficient of p(x) = a x + b x^3 + c x^5"},
-    {"b", muonlab::ParamType::Real, "-4.7750", -muonlab::kUnbounded, muonlab::kUnbounded, 0, nullptr,
-     "cubic coefficient of p(x)"},
-    {"c", muonlab::ParamType::Real, "2.0315", -muonlab::kUnbounded, muonlab::kUnbounded, 0, nullptr,
-     "quintic coefficient of p(x)"},
+    muonlab::real("a", "3.4445").doc("linear coefficient of p(x) = a x + b x^3 + c x^5"),
+    muonlab::real("b", "-4.7750").doc("cubic coefficient of p(x)"),
+    muonlab::real("c", "2.0315").doc("quintic coefficient of p(x)"),
     ns::eps_param(),
 };
 

@@ -2,8 +2,8 @@
 // in float64. See README.md for the math, the scalar model and the cost.
 #include <muonlab/plugin.hpp>
 
-#include "../common/scheduled_iteration.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "../common/scheduled_iteration.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/scheduled_iteration.hpp>
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 
@@ -35,10 +35,9 @@ class PolarExpress final : public ns::ScheduledIteration {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"variant", muonlab::ParamType::Choice, "five_step", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     "five_step|eight_step",
-     "five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, safety "
-     "1.01 (paper; converges to U V^T for sigma >= 1e-3 ||G||_F)"},
+    muonlab::choice("variant", "five_step", "five_step|eight_step")
+        .doc("five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, safety "
+             "1.01 (paper; converges to U V^T for sigma >= 1e-3 ||G||_F)"),
     ns::steps_param("0", 0.0,
                     "number of quintic iterations (3 GEMMs each); 0 = the variant's table length (5 or 8); steps "
                     "past the table repeat its last triple"),

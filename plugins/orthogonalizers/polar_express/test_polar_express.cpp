@@ -5,7 +5,7 @@
 #include <Eigen/LU>
 
 #include "../common/newton_schulz_testing.hpp"
-#include "../common/schedules.hpp"
+#include <muonlab/orth/schedules.hpp>
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "../common/shape_cache.hpp"
+#include <muonlab/orth/shape_cache.hpp>
 #include "qdwh_polar.hpp"
 
 namespace {
@@ -41,12 +41,12 @@ class Qdwh final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"rank_threshold", muonlab::ParamType::Real, "1.0e-12", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "columns of the pivoted QR with |R_ii| <= rank_threshold * |R_11| count as null space (their "
-     "directions get 0); 0 keeps every nonzero pivot"},
-    {"max_iterations", muonlab::ParamType::Integer, "10", 1.0, 100.0, 0, nullptr,
-     "limit on the Halley iterations; 6 always suffice when the lower bound is rigorous, more is "
-     "an error"},
+    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+        .doc("columns of the pivoted QR with |R_ii| <= rank_threshold * |R_11| count as null space (their "
+             "directions get 0); 0 keeps every nonzero pivot"),
+    muonlab::integer("max_iterations", "10").at_least(1.0).at_most(100.0)
+        .doc("limit on the Halley iterations; 6 always suffice when the lower bound is rigorous, more is "
+             "an error"),
 };
 
 }  // namespace

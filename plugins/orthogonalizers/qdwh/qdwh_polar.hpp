@@ -11,7 +11,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "../common/lapack.hpp"
+#include <muonlab/orth/lapack.hpp>
 
 namespace muonlab::orth::qdwh {
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../common/spectral_map.hpp"
+#include <muonlab/orth/spectral_map.hpp>
 
 namespace {
 
@@ -76,16 +76,15 @@ class Schatten final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"c", muonlab::ParamType::Real, "0.5", 0.0, 1.0, 0, nullptr,
-     "exponent in (G G^T)^{-c} G, singular values s -> s^{1-2c}; Freon's c = 1 - q/2. 0: normalized "
-     "gradient, 1/2: polar factor, > 1/2: small singular values amplified"},
-    {"normalization", muonlab::ParamType::Choice, "schatten_q", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     "schatten_q|spectral|none",
-     "G is first divided by ||G||_{S_q} with q = 2 - 2c (Freon; then <G, O> = ||G||_{S_q} and O has "
-     "unit dual norm; needs c < 1), by s_1 (spectral), or not at all (none: not scale invariant unless c = 1/2)"},
-    {"rank_threshold", muonlab::ParamType::Real, "1.0e-12", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "singular values s_i <= rank_threshold * s_1 count as zero; needed for c > 1/2, where s^{1-2c} "
-     "blows up as s -> 0"},
+    muonlab::real("c", "0.5").at_least(0.0).at_most(1.0)
+        .doc("exponent in (G G^T)^{-c} G, singular values s -> s^{1-2c}; Freon's c = 1 - q/2. 0: normalized "
+             "gradient, 1/2: polar factor, > 1/2: small singular values amplified"),
+    muonlab::choice("normalization", "schatten_q", "schatten_q|spectral|none")
+        .doc("G is first divided by ||G||_{S_q} with q = 2 - 2c (Freon; then <G, O> = ||G||_{S_q} and O has "
+             "unit dual norm; needs c < 1), by s_1 (spectral), or not at all (none: not scale invariant unless c = 1/2)"),
+    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+        .doc("singular values s_i <= rank_threshold * s_1 count as zero; needed for c > 1/2, where s^{1-2c} "
+             "blows up as s -> 0"),
 };
 
 }  // namespace

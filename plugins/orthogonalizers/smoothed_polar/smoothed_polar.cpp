@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../common/spectral_map.hpp"
+#include <muonlab/orth/spectral_map.hpp>
 
 namespace {
 
@@ -50,14 +50,13 @@ class SmoothedPolar final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"lambda", muonlab::ParamType::Real, "1.0e-3", 0.0, muonlab::kUnbounded, 0, nullptr,
-     "smoothing scale: s -> s / sqrt(s^2 + lambda^2); 0 gives the exact polar factor U_r V_r^T"},
-    {"lambda_scale", muonlab::ParamType::Choice, "relative", -muonlab::kUnbounded, muonlab::kUnbounded, 0,
-     "relative|absolute",
-     "relative: lambda is multiplied by s_1 (scale invariant); absolute: lambda is used as is "
-     "(the output shrinks with the gradient, O ~ G / lambda for small G)"},
-    {"rank_threshold", muonlab::ParamType::Real, "1.0e-12", 0.0, 1.0, muonlab::kParamHighExclusive, nullptr,
-     "singular values s_i <= rank_threshold * s_1 count as zero (as in the svd orthogonalizer)"},
+    muonlab::real("lambda", "1.0e-3").at_least(0.0)
+        .doc("smoothing scale: s -> s / sqrt(s^2 + lambda^2); 0 gives the exact polar factor U_r V_r^T"),
+    muonlab::choice("lambda_scale", "relative", "relative|absolute")
+        .doc("relative: lambda is multiplied by s_1 (scale invariant); absolute: lambda is used as is "
+             "(the output shrinks with the gradient, O ~ G / lambda for small G)"),
+    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+        .doc("singular values s_i <= rank_threshold * s_1 count as zero (as in the svd orthogonalizer)"),
 };
 
 }  // namespace

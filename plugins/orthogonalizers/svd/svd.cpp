@@ -85,10 +85,9 @@ class SvdPolar final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    {"rank_threshold", muonlab::ParamType::Real, "1.0e-12", 0.0, 1.0, muonlab::kParamHighExclusive,
-     nullptr,
-     "keep singular values s_i > rank_threshold * s_1; the rest count as zero (their "
-     "directions get 0, not 1). 0 keeps every nonzero singular value"},
+    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+        .doc("keep singular values s_i > rank_threshold * s_1; the rest count as zero (their "
+             "directions get 0, not 1). 0 keeps every nonzero singular value"),
 };
 
 }  // namespace

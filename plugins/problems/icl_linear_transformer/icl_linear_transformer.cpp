@@ -44,35 +44,33 @@ constexpr std::uint64_t kTrainStreamTag = 0xBF58476D1CE4E5B9ULL;
 // instance() lists a fixed training set only up to this many entries (8 MB).
 constexpr std::int64_t kMaxListedTrainingEntries = 1000000;
 
-constexpr std::uint32_t kAboveLow = muonlab::kParamLowExclusive;
-
 const ParamSpec kParams[] = {
-    {"d", ParamType::Integer, "10", 1, kUnbounded, 0, nullptr, "dimension d of the covariates x and the task w"},
-    {"N", ParamType::Integer, "20", 1, kUnbounded, 0, nullptr, "context length: labelled examples per prompt"},
-    {"kappa", ParamType::Real, "10", 1, kUnbounded, 0, nullptr,
-     "condition number lambda_max / lambda_min of the covariance Lambda (lambda_max = 1)"},
-    {"spectrum", ParamType::Choice, "geometric", -kUnbounded, kUnbounded, 0, "geometric|two_level",
-     "geometric: lambda_i = kappa^(-(i-1)/(d-1)); two_level: lambda_i = 1 for i < d, lambda_d = 1/kappa"},
-    {"rotated", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
-     "true: Lambda = Q diag(lambda) Q^T with Q Haar-random; false: Q = I (axis-aligned covariance)"},
-    {"loss", ParamType::Choice, "population", -kUnbounded, kUnbounded, 0, "population|sampled",
-     "population: closed-form expected loss and exact gradient; sampled: mean loss over B prompts"},
-    {"batch", ParamType::Integer, "64", 1, kUnbounded, 0, nullptr, "B, prompts per evaluation (loss: sampled)"},
-    {"fresh_batches", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
-     "loss: sampled only. true: B fresh prompts at every step (online SGD); false: one fixed "
-     "training set of B prompts drawn when the problem is created (empirical risk)"},
-    {"parametrization", ParamType::Choice, "merged", -kUnbounded, kUnbounded, 0, "merged|separate",
-     "merged: one block Gamma (d x d), yhat = x_q^T Gamma h; separate: the LSA blocks W_KQ and W_PV "
-     "((d+1) x (d+1) each)"},
-    {"init", ParamType::Choice, "zero", -kUnbounded, kUnbounded, 0, "zero|commuting|small_random",
-     "Gamma_0 = 0; Gamma_0 = init_scale * I (commutes with Lambda); or Gamma_0 = init_scale * G / sqrt(d), "
-     "G_ij ~ N(0, 1). separate: W_KQ = [[Gamma_0^T / value_init, 0], [0, 0]], W_PV = [[0, 0], [0, value_init]]"},
-    {"init_scale", ParamType::Real, "0.1", 0, kUnbounded, 0, nullptr, "scale of the commuting and small_random inits"},
-    {"value_init", ParamType::Real, "1", 0, kUnbounded, kAboveLow, nullptr,
-     "u_0, the corner entry of W_PV at initialization (separate parametrization)"},
-    {"normalize", ParamType::Choice, "none", -kUnbounded, kUnbounded, 0, "none|h_max",
-     "none: f = L; h_max: f = L / h_max, so the largest Hessian eigenvalue of f is 1 and a gd lr is in "
-     "units of 1/h_max (the minimizer and Muon's trajectory do not change)"},
+    muonlab::integer("d", "10").at_least(1).doc("dimension d of the covariates x and the task w"),
+    muonlab::integer("N", "20").at_least(1).doc("context length: labelled examples per prompt"),
+    muonlab::real("kappa", "10").at_least(1)
+        .doc("condition number lambda_max / lambda_min of the covariance Lambda (lambda_max = 1)"),
+    muonlab::choice("spectrum", "geometric", "geometric|two_level")
+        .doc("geometric: lambda_i = kappa^(-(i-1)/(d-1)); two_level: lambda_i = 1 for i < d, lambda_d = 1/kappa"),
+    muonlab::boolean("rotated", "true")
+        .doc("true: Lambda = Q diag(lambda) Q^T with Q Haar-random; false: Q = I (axis-aligned covariance)"),
+    muonlab::choice("loss", "population", "population|sampled")
+        .doc("population: closed-form expected loss and exact gradient; sampled: mean loss over B prompts"),
+    muonlab::integer("batch", "64").at_least(1).doc("B, prompts per evaluation (loss: sampled)"),
+    muonlab::boolean("fresh_batches", "true")
+        .doc("loss: sampled only. true: B fresh prompts at every step (online SGD); false: one fixed "
+             "training set of B prompts drawn when the problem is created (empirical risk)"),
+    muonlab::choice("parametrization", "merged", "merged|separate")
+        .doc("merged: one block Gamma (d x d), yhat = x_q^T Gamma h; separate: the LSA blocks W_KQ and W_PV "
+             "((d+1) x (d+1) each)"),
+    muonlab::choice("init", "zero", "zero|commuting|small_random")
+        .doc("Gamma_0 = 0; Gamma_0 = init_scale * I (commutes with Lambda); or Gamma_0 = init_scale * G / sqrt(d), "
+             "G_ij ~ N(0, 1). separate: W_KQ = [[Gamma_0^T / value_init, 0], [0, 0]], W_PV = [[0, 0], [0, value_init]]"),
+    muonlab::real("init_scale", "0.1").at_least(0).doc("scale of the commuting and small_random inits"),
+    muonlab::real("value_init", "1").above(0)
+        .doc("u_0, the corner entry of W_PV at initialization (separate parametrization)"),
+    muonlab::choice("normalize", "none", "none|h_max")
+        .doc("none: f = L; h_max: f = L / h_max, so the largest Hessian eigenvalue of f is 1 and a gd lr is in "
+             "units of 1/h_max (the minimizer and Muon's trajectory do not change)"),
 };
 
 [[noreturn]] void reject(const std::string& message) { throw std::invalid_argument(message); }
@@ -162,10 +160,6 @@ class IclLinearTransformer final : public muonlab::Problem {
   void initialize(Blocks params) override {
     check_blocks(params.size(), "initialize");
     for (std::size_t b = 0; b < params.size(); ++b) params[b] = initial_[b];
-  }
-
-  double evaluate(ConstBlocks params, Blocks grads, double* metrics) override {
-    return evaluate(params, grads, metrics, muonlab::EvalContext{0, 0});
   }
 
   double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {

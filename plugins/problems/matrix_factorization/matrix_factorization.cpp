@@ -53,46 +53,41 @@ constexpr std::uint64_t kNoiseStreamTag = 0xD1B54A32D192ED03ULL;
 constexpr std::int64_t kMaxListedTargetEntries = 1000000;
 
 const ParamSpec kParams[] = {
-    {"symmetric", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
-     "true: f(X) = 1/4 ||X X^T - M||_F^2 with M = U* diag(sigma) U*^T (n x n); "
-     "false: f(X, Y) = 1/2 ||X Y^T - M||_F^2 with M = U* diag(sigma) V*^T (n x m)"},
-    {"n", ParamType::Integer, "200", 1, kUnbounded, 0, nullptr, "rows of M (and of X)"},
-    {"m", ParamType::Integer, "0", 0, kUnbounded, 0, nullptr,
-     "columns of M (and rows of Y) in the asymmetric case; 0 means m = n. "
-     "With symmetric: true it must be 0 or n"},
-    {"rank", ParamType::Integer, "10", 1, kUnbounded, 0, nullptr,
-     "rank r of M, 1 <= r <= min(n, m)"},
-    {"k", ParamType::Integer, "0", 0, kUnbounded, 0, nullptr,
-     "factor width: X is n x k (Y is m x k); 0 means k = rank; rank <= k <= min(n, m)"},
-    {"kappa", ParamType::Real, "10", 1, kUnbounded, 0, nullptr,
-     "condition number sigma_1 / sigma_r of M (ignored when rank = 1)"},
-    {"spectrum", ParamType::Choice, "geometric", -kUnbounded, kUnbounded, 0, "geometric|two_level",
-     "geometric: sigma_i = scale * kappa^(-(i-1)/(r-1)); two_level: sigma_i = scale for i < r, "
-     "sigma_r = scale / kappa"},
-    {"scale", ParamType::Real, "1", 0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "largest singular value sigma_1 of M"},
-    {"init", ParamType::Choice, "small_random", -kUnbounded, kUnbounded, 0,
-     "small_random|aligned|balanced",
-     "small_random: X0 = alpha G, G_ij ~ N(0, 1/n) (Y0 likewise with 1/m); "
-     "aligned: X0 = alpha [U*, 0] (Y0 = alpha [V*, 0]); "
-     "balanced: X0 = U* D0 R, Y0 = V* D0 R, D0 = alpha [I_r, 0], R Haar-random k x k orthogonal"},
-    {"init_scale", ParamType::Real, "1e-3", 0, kUnbounded, muonlab::kParamLowExclusive, nullptr,
-     "alpha: scale of the initial iterate"},
-    {"target", ParamType::Choice, "factored", -kUnbounded, kUnbounded, 0, "factored|dense",
-     "factored: O((n + m) k (k + r)) per evaluation, never forms an n x m matrix; "
-     "dense: stores M and forms the n x m residual (reference path)"},
-    {"rotated", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
-     "true: U*, V* Haar-random; false: first columns of the identity (axis-aligned target)"},
-    {"noise", ParamType::Choice, "none", -kUnbounded, kUnbounded, 0, "none|gaussian|subsample",
-     "gradient noise drawn per evaluation from the sample number: none; gaussian: G_b + "
-     "noise_scale * RMS(G_b) * Z_b, Z_b i.i.d. N(0, 1); subsample: gradient of the residual "
-     "observed on a random fraction observe_fraction of its entries, rescaled to be unbiased"},
-    {"noise_scale", ParamType::Real, "0.1", 0, kUnbounded, 0, nullptr,
-     "gaussian: noise standard deviation per entry relative to the RMS entry ||G_b||_F / "
-     "sqrt(size) of the exact gradient block"},
-    {"observe_fraction", ParamType::Real, "0.5", 0, 1, muonlab::kParamLowExclusive, nullptr,
-     "subsample: probability p that an entry of X Y^T - M is observed (mask drawn per "
-     "evaluation); gradient (1/p) P_Omega(R) Y; forms n x m matrices even with target: factored"},
+    muonlab::boolean("symmetric", "true")
+        .doc("true: f(X) = 1/4 ||X X^T - M||_F^2 with M = U* diag(sigma) U*^T (n x n); "
+             "false: f(X, Y) = 1/2 ||X Y^T - M||_F^2 with M = U* diag(sigma) V*^T (n x m)"),
+    muonlab::integer("n", "200").at_least(1).doc("rows of M (and of X)"),
+    muonlab::integer("m", "0").at_least(0)
+        .doc("columns of M (and rows of Y) in the asymmetric case; 0 means m = n. "
+             "With symmetric: true it must be 0 or n"),
+    muonlab::integer("rank", "10").at_least(1).doc("rank r of M, 1 <= r <= min(n, m)"),
+    muonlab::integer("k", "0").at_least(0)
+        .doc("factor width: X is n x k (Y is m x k); 0 means k = rank; rank <= k <= min(n, m)"),
+    muonlab::real("kappa", "10").at_least(1).doc("condition number sigma_1 / sigma_r of M (ignored when rank = 1)"),
+    muonlab::choice("spectrum", "geometric", "geometric|two_level")
+        .doc("geometric: sigma_i = scale * kappa^(-(i-1)/(r-1)); two_level: sigma_i = scale for i < r, "
+             "sigma_r = scale / kappa"),
+    muonlab::real("scale", "1").above(0).doc("largest singular value sigma_1 of M"),
+    muonlab::choice("init", "small_random", "small_random|aligned|balanced")
+        .doc("small_random: X0 = alpha G, G_ij ~ N(0, 1/n) (Y0 likewise with 1/m); "
+             "aligned: X0 = alpha [U*, 0] (Y0 = alpha [V*, 0]); "
+             "balanced: X0 = U* D0 R, Y0 = V* D0 R, D0 = alpha [I_r, 0], R Haar-random k x k orthogonal"),
+    muonlab::real("init_scale", "1e-3").above(0).doc("alpha: scale of the initial iterate"),
+    muonlab::choice("target", "factored", "factored|dense")
+        .doc("factored: O((n + m) k (k + r)) per evaluation, never forms an n x m matrix; "
+             "dense: stores M and forms the n x m residual (reference path)"),
+    muonlab::boolean("rotated", "true")
+        .doc("true: U*, V* Haar-random; false: first columns of the identity (axis-aligned target)"),
+    muonlab::choice("noise", "none", "none|gaussian|subsample")
+        .doc("gradient noise drawn per evaluation from the sample number: none; gaussian: G_b + "
+             "noise_scale * RMS(G_b) * Z_b, Z_b i.i.d. N(0, 1); subsample: gradient of the residual "
+             "observed on a random fraction observe_fraction of its entries, rescaled to be unbiased"),
+    muonlab::real("noise_scale", "0.1").at_least(0)
+        .doc("gaussian: noise standard deviation per entry relative to the RMS entry ||G_b||_F / "
+             "sqrt(size) of the exact gradient block"),
+    muonlab::real("observe_fraction", "0.5").above(0).at_most(1)
+        .doc("subsample: probability p that an entry of X Y^T - M is observed (mask drawn per "
+             "evaluation); gradient (1/p) P_Omega(R) Y; forms n x m matrices even with target: factored"),
 };
 
 enum class Noise { None, Gaussian, Subsample };
@@ -261,20 +256,9 @@ class MatrixFactorization final : public muonlab::Problem {
     }
   }
 
-  double evaluate(ConstBlocks params, Blocks grads, double* metrics) override {
-    check_blocks(params.size(), "evaluate");
-    check_blocks(grads.size(), "evaluate");
-    const ConstMatrixMap x = params[0];
-    const ConstMatrixMap y = dims_.symmetric ? params[0] : params[1];
-    const double residual_sq = dense_ ? dense_residual(x, y, grads) : factored_residual(x, y, grads);
-    metrics[0] = std::sqrt(residual_sq) / target_norm_;
-    metrics[1] = gradient_norm(grads);
-    return (dims_.symmetric ? 0.25 : 0.5) * residual_sq;
-  }
-
   // The exact evaluation (loss, metrics, gradient), then this sample's noise on the gradient.
   double evaluate(ConstBlocks params, Blocks grads, double* metrics, const muonlab::EvalContext& context) override {
-    const double loss = evaluate(params, grads, metrics);
+    const double loss = exact_evaluate(params, grads, metrics);
     if (noise_ == Noise::None) return loss;
     Rng rng(mix_seed(seed_ ^ kNoiseStreamTag, context.sample));
     if (noise_ == Noise::Gaussian) {
@@ -314,6 +298,18 @@ class MatrixFactorization final : public muonlab::Problem {
   }
 
  private:
+  // Loss, metrics and the exact gradient.
+  double exact_evaluate(ConstBlocks params, Blocks grads, double* metrics) {
+    check_blocks(params.size(), "evaluate");
+    check_blocks(grads.size(), "evaluate");
+    const ConstMatrixMap x = params[0];
+    const ConstMatrixMap y = dims_.symmetric ? params[0] : params[1];
+    const double residual_sq = dense_ ? dense_residual(x, y, grads) : factored_residual(x, y, grads);
+    metrics[0] = std::sqrt(residual_sq) / target_norm_;
+    metrics[1] = gradient_norm(grads);
+    return (dims_.symmetric ? 0.25 : 0.5) * residual_sq;
+  }
+
   mf_theory::TargetFrame frame() const { return {u_, v_, sigma_, dims_.symmetric}; }
 
   // Target stream: U* first, then V* (asymmetric only); nothing when not rotated.

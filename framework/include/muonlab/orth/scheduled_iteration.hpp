@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "polynomial_iteration.hpp"
+#include "muonlab/orth/polynomial_iteration.hpp"
 
 namespace muonlab::newton_schulz {
 
@@ -38,13 +38,13 @@ class ScheduledIteration : public Orthogonalizer {
 };
 
 // "eps" of the normalization X0 = G / (s ||G||_F + eps), default 1e-7; the doc names s.
-constexpr ParamSpec eps_param(const char* doc = "guard in the normalization X0 = G / (||G||_F + eps)") {
-  return {"eps", ParamType::Real, "1.0e-7", 0.0, kUnbounded, 0, nullptr, doc};
+constexpr ParamBuilder eps_param(const char* doc = "guard in the normalization X0 = G / (||G||_F + eps)") {
+  return real("eps", "1.0e-7").at_least(0.0).doc(doc);
 }
 
 // "steps": the number of iterations, >= low (0 when 0 means the schedule's natural length).
-constexpr ParamSpec steps_param(const char* default_value, double low, const char* doc) {
-  return {"steps", ParamType::Integer, default_value, low, kUnbounded, 0, nullptr, doc};
+constexpr ParamBuilder steps_param(const char* default_value, double low, const char* doc) {
+  return integer("steps", default_value).at_least(low).doc(doc);
 }
 
 }  // namespace muonlab::newton_schulz

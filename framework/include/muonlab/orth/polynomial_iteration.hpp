@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "shape_cache.hpp"
+#include "muonlab/orth/shape_cache.hpp"
 
 namespace muonlab::newton_schulz {
 

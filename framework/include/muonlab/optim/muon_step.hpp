@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "decoupled_update.hpp"
-#include "momentum.hpp"
-#include "shape_scale.hpp"
+#include "muonlab/optim/decoupled_update.hpp"
+#include "muonlab/optim/momentum.hpp"
+#include "muonlab/optim/shape_scale.hpp"
 
 namespace muonlab::optim {
 

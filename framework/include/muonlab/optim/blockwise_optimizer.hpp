@@ -1,6 +1,6 @@
 // The shell of most optimizer plugins: the step-size schedule (step_schedule.hpp), the blocks
-// declared by initialize() with one State per block, eta_t of the current step and the "lr"
-// diagnostic. A plugin derives from BlockwiseOptimizer<BlockState>, calls reset_blocks() in
+// declared by initialize() with one State per block, eta_t of the current step, reported as
+// step_size() and as the "lr" diagnostic. A plugin derives from BlockwiseOptimizer<BlockState>, calls reset_blocks() in
 // initialize() and begin_step() at the top of step(), and overrides diagnostics() only when it
 // reports more than eta_t.
 #pragma once
@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "block_check.hpp"
-#include "step_schedule.hpp"
+#include "muonlab/optim/block_check.hpp"
+#include "muonlab/optim/step_schedule.hpp"
 
 namespace muonlab::optim {
 
@@ -22,6 +22,7 @@ struct NoBlockState {};
 template <class State = NoBlockState>
 class BlockwiseOptimizer : public Optimizer {
  public:
+  double step_size() const override { return eta_; }
   std::vector<ScalarSpec> diagnostics() const override { return {{"lr", "1", "step size eta_t used at this step"}}; }
   void read_diagnostics(double* values) const override { values[0] = eta_; }
 

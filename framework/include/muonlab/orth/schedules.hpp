@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "polynomial_iteration.hpp"
+#include "muonlab/orth/polynomial_iteration.hpp"
 
 namespace muonlab::newton_schulz {
 

@@ -2,7 +2,7 @@
 // with workspaces that only grow: after a wrapper has been reserved for (or has seen) its
 // largest problem, later calls allocate nothing. Matrices are contiguous column-major
 // buffers whose leading dimension is their number of rows. Include from a plugin as
-// "../common/lapack.hpp".
+// <muonlab/orth/lapack.hpp>.
 #pragma once
 
 #include <muonlab/linalg.hpp>  // Eigen, dgeqrf_

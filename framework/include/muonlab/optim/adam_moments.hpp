@@ -23,8 +23,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "block_check.hpp"
-#include "step_schedule.hpp"
+#include "muonlab/optim/block_check.hpp"
+#include "muonlab/optim/step_schedule.hpp"
 
 namespace muonlab::optim {
 
@@ -182,7 +182,7 @@ class AdamOptimizer : public Optimizer {
     moments_.initialize(blocks);
   }
 
-  void step(std::int64_t iteration, Blocks params, ConstBlocks grads) override {
+  void step(std::int64_t iteration, Blocks params, ConstBlocks grads, const GradientSource& /*source*/) override {
     check_block_shapes(name_, blocks_, params, grads);
     eta_ = schedule_.at(iteration);
     AdamStepScalars scalars;
@@ -194,6 +194,7 @@ class AdamOptimizer : public Optimizer {
     for (std::size_t b = 0; b < params.size(); ++b) step_block(params[b], grads[b], b, scalars);
   }
 
+  double step_size() const override { return eta_; }
   std::vector<ScalarSpec> diagnostics() const override { return {{"lr", "1", "step size eta_t used at this step"}}; }
   void read_diagnostics(double* values) const override { values[0] = eta_; }
 

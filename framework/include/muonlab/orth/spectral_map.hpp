@@ -1,7 +1,7 @@
 // Spectral maps through the thin SVD: O = U_r diag(phi(s_1), ..., phi(s_r)) V_r^T for a map
 // phi of the retained singular values, r = #{s_i > rank_threshold * s_1}. Shared by the
 // orthogonalizers that replace sign(s) by another function of the spectrum
-// (smoothed_polar, schatten). Include from a plugin as "../common/spectral_map.hpp".
+// (smoothed_polar, schatten). Include from a plugin as <muonlab/orth/spectral_map.hpp>.
 #pragma once
 
 #include <muonlab/linalg.hpp>
@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "shape_cache.hpp"
+#include "muonlab/orth/shape_cache.hpp"
 
 namespace muonlab::orth {
 

@@ -1,6 +1,6 @@
 // One workspace per input shape. An optimizer applies one orthogonalizer to all of its
 // blocks, so calls alternate between shapes; a single buffer set would be reallocated on
-// every call. Include from a plugin as "../common/shape_cache.hpp".
+// every call. Include from a plugin as <muonlab/orth/shape_cache.hpp>.
 #pragma once
 
 #include <Eigen/Core>
