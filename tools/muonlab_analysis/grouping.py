@@ -13,8 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from .vocabulary import FAILED, RUNNING
+
 # Cells without a result: failed in error, or still "running" in a file whose run was killed.
-EXCLUDED = ("failed", "running")
+EXCLUDED = (FAILED, RUNNING)
 
 
 def format_value(value):

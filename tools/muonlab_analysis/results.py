@@ -75,7 +75,7 @@ def scalar(text):
 
 
 def stop_section(grid_yaml):
-    """The grid's top-level `stop:` mapping as a dict ({} if absent or unreadable)."""
+    """For result files without the root attribute `stop`: the grid's top-level `stop:` mapping as a dict ({} if absent or unreadable)."""
     if yaml is not None:
         try:
             document = yaml.safe_load(grid_yaml) if grid_yaml else None
@@ -127,7 +127,10 @@ class ResultFile:
         self.h5 = h5py.File(path, "r")
         attrs = self.h5.attrs
         self.grid_name = decode(attrs.get("grid_name", ""))
-        self.stop = stop_rule(decode(attrs.get("grid_yaml", "")), parse_overrides(attrs.get("overrides")))
+        if "stop" in attrs:  # the resolved rule, as the run used it
+            self.stop = json.loads(decode(attrs["stop"]))
+        else:  # files written before muonlab stored it: re-read the grid text
+            self.stop = stop_rule(decode(attrs.get("grid_yaml", "")), parse_overrides(attrs.get("overrides")))
         self.cells = self._cell_table()
 
     def close(self):
