@@ -138,7 +138,8 @@ struct Cell {
     const Registry& registry = testing::registry();
     problem = registry.create_problem(
         resolve_component(PluginKind::Problem, "matrix_factorization", kProblemFormat + target + "}", registry), 3);
-    optimizer = registry.create_optimizer(resolve_component(PluginKind::Optimizer, optimizer_name, optimizer_params, registry), 4);
+    optimizer = registry.create_optimizer(
+        resolve_component(PluginKind::Optimizer, optimizer_name, optimizer_params, registry), 4);
     params = problem->allocate();
     grads = problem->allocate();
     problem->initialize(params);
@@ -154,8 +155,8 @@ struct Cell {
 };
 
 // Allocations during `steps` steps after one warm-up step (which may size workspaces).
-[[maybe_unused]] long allocations_in_steps(const std::string& target, const std::string& optimizer, const std::string& params,
-                          int steps) {
+[[maybe_unused]] long allocations_in_steps(const std::string& target, const std::string& optimizer,
+                                           const std::string& params, int steps) {
   Cell cell(target, optimizer, params);
   cell.step();
   CountAllocations counter;
@@ -187,9 +188,9 @@ TEST_CASE("allocation: evaluate + step allocates nothing after a warm-up step", 
   };
   // muon+svd is included: LAPACK dgesdd gets its workspace from the caller (ThinSvd keeps
   // it), so it allocates nothing through malloc either.
-  const Method method = GENERATE(Method{"gd", "{lr: 0.01}"}, Method{"adam", "{lr: 0.001}"},
-                                 Method{"muon", "{lr: 0.01, orthogonalizer: ns5}"},
-                                 Method{"muon", "{lr: 0.01, orthogonalizer: svd}"});
+  const Method method =
+      GENERATE(Method{"gd", "{lr: 0.01}"}, Method{"adam", "{lr: 0.001}"},
+               Method{"muon", "{lr: 0.01, orthogonalizer: ns5}"}, Method{"muon", "{lr: 0.01, orthogonalizer: svd}"});
   INFO(target << " " << method.optimizer << " " << method.params);
   CHECK(allocations_in_steps(target, method.optimizer, method.params, 5) == 0);
 }

@@ -125,8 +125,8 @@ TEST_CASE("muonlab run writes a file h5py can read, refuses to clobber it, and r
 
   // Other --set overrides would mix two configurations in one file: refused, file untouched.
   const std::string complete = read_bytes(out);
-  const Result other = muonlab("run '" + grid.string() + "' -o '" + out.string() +
-                               "' --resume --set problem.params.n=40");
+  const Result other =
+      muonlab("run '" + grid.string() + "' -o '" + out.string() + "' --resume --set problem.params.n=40");
   CHECK(other.exit_code == 2);
   CHECK_THAT(other.output, Catch::Contains("other --set overrides") && Catch::Contains("none"));
   CHECK(read_bytes(out) == complete);
@@ -147,8 +147,8 @@ TEST_CASE("bad grids exit 2 naming the file, the line and a suggestion", "[cli]"
   const fs::path grid2 = write_file(dir / "unknown.yaml", unknown);
   const Result plugin = muonlab("validate '" + grid2.string() + "'");
   CHECK(plugin.exit_code == 2);
-  CHECK_THAT(plugin.output, Catch::Contains("unknown optimizer 'sgd'") && Catch::Contains("adam") &&
-                                Catch::Contains("muon"));
+  CHECK_THAT(plugin.output,
+             Catch::Contains("unknown optimizer 'sgd'") && Catch::Contains("adam") && Catch::Contains("muon"));
 
   CHECK(muonlab("run '" + (dir / "missing.yaml").string() + "'").exit_code == 2);
   CHECK(muonlab("run '" + grid.string() + "' -j 0").exit_code == 2);

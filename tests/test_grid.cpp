@@ -59,12 +59,9 @@ PluginDescriptor descriptor(const char* kind, const char* name, const ParamSpec*
 }
 
 const std::vector<PluginDescriptor> kAllPlugins = {
-    descriptor("problem", "toy", kToyParams, 3),
-    descriptor("problem", "quad", kQuadParams, 3),
-    descriptor("optimizer", "gd", kGdParams, 1),
-    descriptor("optimizer", "muon", kMuonParams, 3),
-    descriptor("orthogonalizer", "svd", kSvdParams, 1),
-    descriptor("orthogonalizer", "ns5", kNs5Params, 1),
+    descriptor("problem", "toy", kToyParams, 3),        descriptor("problem", "quad", kQuadParams, 3),
+    descriptor("optimizer", "gd", kGdParams, 1),        descriptor("optimizer", "muon", kMuonParams, 3),
+    descriptor("orthogonalizer", "svd", kSvdParams, 1), descriptor("orthogonalizer", "ns5", kNs5Params, 1),
 };
 
 class FakeSchemas : public SchemaSource {
@@ -286,7 +283,8 @@ TEST_CASE("grid: seeds are a list or a count", "[grid]") {
   CHECK(seeds_of("seeds: 3\n") == std::vector<std::int64_t>{0, 1, 2});
   CHECK_THAT(error_of(grid_with("{name: toy}", "{name: gd}", "seeds: 0\n")), StartsWith("grid.yaml:4:8: "));
   CHECK_THAT(error_of(grid_with("{name: toy}", "{name: gd}", "seeds: [1, 1]\n")), Contains("listed twice"));
-  CHECK_THAT(error_of(grid_with("{name: toy}", "{name: gd}", "seeds: [a]\n")), Contains("expected an integer, got 'a'"));
+  CHECK_THAT(error_of(grid_with("{name: toy}", "{name: gd}", "seeds: [a]\n")),
+             Contains("expected an integer, got 'a'"));
 }
 
 // ---- ids and seeds -----------------------------------------------------------------------
@@ -303,8 +301,8 @@ TEST_CASE("grid: stable_hash is FNV-1a 64 and mix_seed is the splitmix64 finaliz
 }
 
 TEST_CASE("grid: cell ids and seeds do not depend on the other cells", "[grid]") {
-  const Grid alone = parse(grid_with("{name: toy, params: {kappa: {values: [2, 8]}}}", "{name: gd, params: {lr: 0.5}}",
-                                     "seeds: [0, 1]\n"));
+  const Grid alone = parse(
+      grid_with("{name: toy, params: {kappa: {values: [2, 8]}}}", "{name: gd, params: {lr: 0.5}}", "seeds: [0, 1]\n"));
   const Grid more = parse(grid_with("{name: toy, params: {kappa: {values: [2, 8]}}}",
                                     "[{name: muon}, {name: gd, params: {lr: 0.5}}, {name: gd, params: {lr: 0.25}}]",
                                     "seeds: [0, 1]\n"));
@@ -335,8 +333,9 @@ TEST_CASE("grid: cell ids and seeds do not depend on the other cells", "[grid]")
 }
 
 TEST_CASE("grid: ids differ when any parameter or the seed differs", "[grid]") {
-  const Grid grid = parse(grid_with("{name: toy, params: {kappa: {values: [2, 8]}, shape: {values: [geometric, two_level]}}}",
-                                    "{name: gd, params: {lr: {values: [0.5, 0.25]}}}", "seeds: 2\n"));
+  const Grid grid =
+      parse(grid_with("{name: toy, params: {kappa: {values: [2, 8]}, shape: {values: [geometric, two_level]}}}",
+                      "{name: gd, params: {lr: {values: [0.5, 0.25]}}}", "seeds: 2\n"));
   std::set<std::string> ids, optimizer_seeds;
   for (const CellConfig& cell : grid.cells) {
     ids.insert(cell.id);
@@ -347,8 +346,9 @@ TEST_CASE("grid: ids differ when any parameter or the seed differs", "[grid]") {
 }
 
 TEST_CASE("grid: problem seeds are common random numbers across optimizers and sweeps", "[grid]") {
-  const Grid grid = parse(grid_with("{name: toy, params: {kappa: {logspace: [1, 100, 3]}}}",
-                                    "[{name: gd, params: {lr: {values: [0.5, 0.25]}}}, {name: muon}]", "seeds: [4, 9]\n"));
+  const Grid grid =
+      parse(grid_with("{name: toy, params: {kappa: {logspace: [1, 100, 3]}}}",
+                      "[{name: gd, params: {lr: {values: [0.5, 0.25]}}}, {name: muon}]", "seeds: [4, 9]\n"));
   std::map<std::int64_t, std::set<std::uint64_t>> problem_seeds;
   for (const CellConfig& cell : grid.cells) problem_seeds[cell.seed].insert(cell.problem_seed);
   REQUIRE(problem_seeds.size() == 2);
@@ -424,8 +424,8 @@ TEST_CASE("grid: an unknown plugin lists the available ones", "[grid]") {
   CHECK_THAT(error_of(yaml), StartsWith(place_of(yaml, "muom")) &&
                                  Contains("unknown optimizer 'muom'; did you mean 'muon'? available: gd, muon"));
   const std::string far = grid_with("{name: sphere}", "{name: gd}");
-  CHECK_THAT(error_of(far), Contains("unknown problem 'sphere'") && Contains("available: quad, toy") &&
-                                !Contains("did you mean"));
+  CHECK_THAT(error_of(far),
+             Contains("unknown problem 'sphere'") && Contains("available: quad, toy") && !Contains("did you mean"));
 }
 
 TEST_CASE("grid: values are checked for type, range and choice", "[grid]") {
@@ -442,28 +442,33 @@ TEST_CASE("grid: values are checked for type, range and choice", "[grid]") {
         "'lr' = 0 is out of range (0, inf): it must be > 0 (the bound itself is excluded)");
   check("{name: toy}", "{name: muon, params: {decay: 1.5}}", "1.5",
         "'decay' = 1.5 is out of range (0, 1]: it must be <= 1");
-  check("{name: toy, params: {kappa: 0.5}}", "{name: gd}", "0.5", "'kappa' = 0.5 is out of range [1, inf): it must be >= 1");
+  check("{name: toy, params: {kappa: 0.5}}", "{name: gd}", "0.5",
+        "'kappa' = 0.5 is out of range [1, inf): it must be >= 1");
   check("{name: toy, params: {n: 2.5}}", "{name: gd}", "2.5", "parameter 'n': expected an integer, got '2.5'");
   check("{name: toy, params: {shape: geometrik}}", "{name: gd}", "geometrik",
         "'geometrik' is not one of the choices; did you mean 'geometric'? (choices: geometric, two_level)");
   check("{name: quad, params: {dim: 2, normalize: yes}}", "{name: gd}", "yes", "expected true or false, got 'yes'");
-  check("{name: quad, params: {dim: 2, spectrum: [1, -2]}}", "{name: gd}", "-2", "'spectrum' = -2 is out of range (0, inf)");
+  check("{name: quad, params: {dim: 2, spectrum: [1, -2]}}", "{name: gd}", "-2",
+        "'spectrum' = -2 is out of range (0, inf)");
   check("{name: toy, params: {kappa: [1, 2]}}", "{name: gd}", "[1, 2]",
         "a plain list is only a value for real-list parameters, to sweep these values write {values: [...]}");
   check("{name: toy, params: {kappa: .inf}}", "{name: gd}", ".inf", "expected a real number, got '.inf'");
   check("{name: toy, params: {kappa: }}", "{name: gd}", "kappa", "no value given");
 
-  const Grid quad = parse(grid_with("{name: quad, params: {dim: 2, spectrum: [1, 4.5], normalize: false}}", "{name: gd}"));
+  const Grid quad =
+      parse(grid_with("{name: quad, params: {dim: 2, spectrum: [1, 4.5], normalize: false}}", "{name: gd}"));
   CHECK(quad.cells[0].problem.params.at("spectrum").list == std::vector<double>{1, 4.5});
   CHECK(quad.cells[0].problem.params.at("normalize").number == 0.0);
-  const Grid lists = parse(grid_with("{name: quad, params: {dim: 2, spectrum: {values: [[1], [2, 3]]}}}", "{name: gd}"));
+  const Grid lists =
+      parse(grid_with("{name: quad, params: {dim: 2, spectrum: {values: [[1], [2, 3]]}}}", "{name: gd}"));
   REQUIRE(lists.cells.size() == 2);
   CHECK(lists.cells[1].problem.params.at("spectrum").list == std::vector<double>{2, 3});
 }
 
 TEST_CASE("grid: nested orthogonalizers are validated against their own schema", "[grid]") {
-  const Grid grid = parse(grid_with(
-      "{name: toy}", "{name: muon, params: {lr: 0.5, orthogonalizer: {values: [svd, {name: ns5, params: {steps: 3}}]}}}"));
+  const Grid grid = parse(
+      grid_with("{name: toy}",
+                "{name: muon, params: {lr: 0.5, orthogonalizer: {values: [svd, {name: ns5, params: {steps: 3}}]}}}"));
   REQUIRE(grid.cells.size() == 2);
   CHECK(ortho_name(grid.cells[0]) == "svd");
   CHECK(ortho_name(grid.cells[1]) == "ns5");
@@ -479,7 +484,8 @@ TEST_CASE("grid: nested orthogonalizers are validated against their own schema",
     CHECK_THAT(message, StartsWith(place_of(yaml, token)));
     CHECK_THAT(message, Contains(expected));
   };
-  fails_at("{name: ns5, params: {steps: 0}}", "0}", "orthogonalizer 'ns5' parameter 'steps' = 0 is out of range [1, 100]");
+  fails_at("{name: ns5, params: {steps: 0}}", "0}",
+           "orthogonalizer 'ns5' parameter 'steps' = 0 is out of range [1, 100]");
   fails_at("{name: ns5, params: {stepz: 3}}", "stepz",
            "orthogonalizer 'ns5' has no parameter 'stepz'; did you mean 'steps'?");
   fails_at("nss5", "nss5", "unknown orthogonalizer 'nss5'; did you mean 'ns5'? available: ns5, svd");
@@ -581,7 +587,8 @@ record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, fin
   CHECK(grid.record.spectra_per_decade == 7);
   CHECK_FALSE(grid.record.final_iterates);
   CHECK(grid.record.spectra_exact);
-  CHECK(parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra: off}\n")).record.spectra == SpectraSchedule::Off);
+  CHECK(parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra: off}\n")).record.spectra ==
+        SpectraSchedule::Off);
   const RecordRule iterates_and_updates =
       parse(grid_with("{name: toy}", "{name: gd}", "record: {spectra_of: [update, iterate]}\n")).record;
   CHECK(iterates_and_updates.spectra_of_iterate);
@@ -608,8 +615,10 @@ record: {every: 10, spectra: every, spectra_every: 5, spectra_per_decade: 7, fin
   fails("record: {every: 0}\n", "0}", "record.every must be >= 1, got 0");
   fails("record: {spectra: lg}\n", "lg", "expected off, every or log, got 'lg'; did you mean 'log'?");
   fails("record: {final: maybe}\n", "maybe", "record.final: expected true or false");
-  fails("record: {spectra_of: [iterate, grads]}\n", "grads", "record.spectra_of: expected iterate, grad or update, got 'grads'; did you mean 'grad'?");
-  fails("record: {spectra_of: []}\n", "[]", "record.spectra_of: expected a non-empty list drawn from iterate, grad, update");
+  fails("record: {spectra_of: [iterate, grads]}\n", "grads",
+        "record.spectra_of: expected iterate, grad or update, got 'grads'; did you mean 'grad'?");
+  fails("record: {spectra_of: []}\n", "[]",
+        "record.spectra_of: expected a non-empty list drawn from iterate, grad, update");
   fails("optimiser: {name: gd}\n", "optimiser", "unknown key 'optimiser' in the grid file; did you mean 'optimizer'?");
   fails("record: [1]\n", "[1]", "record must be a map");
   // An empty value is reported at its key (yaml-cpp places it at the next token).
@@ -655,7 +664,8 @@ TEST_CASE("grid: load_grid reads a file and keeps its text", "[grid]") {
 // ---- single components and names ---------------------------------------------------------
 
 TEST_CASE("grid: resolve_component validates one component without sweeps", "[grid]") {
-  const ComponentConfig muon = resolve_component(PluginKind::Optimizer, "muon", "{lr: 0.5, orthogonalizer: ns5}", schemas());
+  const ComponentConfig muon =
+      resolve_component(PluginKind::Optimizer, "muon", "{lr: 0.5, orthogonalizer: ns5}", schemas());
   CHECK(muon.kind == PluginKind::Optimizer);
   CHECK(real(muon, "lr") == 0.5);
   CHECK(real(muon, "decay") == 1);

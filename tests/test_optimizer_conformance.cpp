@@ -31,7 +31,9 @@ using muonlab::Vector;
 // A tall, a wide and a square block in one problem: several blocks of different shapes.
 const std::vector<BlockSpec> kConformanceBlocks = {{"tall", 6, 3, ""}, {"wide", 3, 6, ""}, {"square", 4, 4, ""}};
 
-std::vector<std::string> optimizer_names() { return muonlab::testing::registry().names(muonlab::PluginKind::Optimizer); }
+std::vector<std::string> optimizer_names() {
+  return muonlab::testing::registry().names(muonlab::PluginKind::Optimizer);
+}
 
 bool declares(const std::string& optimizer, const char* parameter) {
   const muonlab::PluginDescriptor* d = muonlab::testing::registry().find(muonlab::PluginKind::Optimizer, optimizer);
@@ -153,7 +155,8 @@ TEST_CASE("optimizers declare an 'lr' diagnostic in unit 1, finite after a step"
     CAPTURE(name);
     auto optimizer = muonlab::testing::make_optimizer(name, "{}");
     const auto& specs = optimizer->diagnostics();
-    const auto lr = std::find_if(specs.begin(), specs.end(), [](const muonlab::ScalarSpec& s) { return s.name == "lr"; });
+    const auto lr =
+        std::find_if(specs.begin(), specs.end(), [](const muonlab::ScalarSpec& s) { return s.name == "lr"; });
     REQUIRE(lr != specs.end());
     CHECK(lr->unit == "1");
     optimizer->initialize(kConformanceBlocks);

@@ -84,8 +84,9 @@ void check_declared(const std::string& kind, const std::string& plugin, const Pa
 // The expected values are the positional literals these plugins declared before they were
 // written with the builders, copied verbatim.
 TEST_CASE("builder-declared plugin parameters equal their former literals field by field", "[param_spec]") {
-  check_declared("optimizer", "gd",
-                 {"lr", ParamType::Real, "0.1", 0.0, kUnbounded, kParamLowExclusive, nullptr, "constant step size eta"});
+  check_declared(
+      "optimizer", "gd",
+      {"lr", ParamType::Real, "0.1", 0.0, kUnbounded, kParamLowExclusive, nullptr, "constant step size eta"});
   check_declared("orthogonalizer", "svd",
                  {"rank_threshold", ParamType::Real, "1.0e-12", 0.0, 1.0, kParamHighExclusive, nullptr,
                   "keep singular values s_i > rank_threshold * s_1; the rest count as zero (their "
@@ -95,12 +96,12 @@ TEST_CASE("builder-declared plugin parameters equal their former literals field 
   check_declared("problem", "matrix_factorization",
                  {"scale", ParamType::Real, "1", 0, kUnbounded, kParamLowExclusive, nullptr,
                   "largest singular value sigma_1 of M"});
-  check_declared("problem", "matrix_factorization",
-                 {"init", ParamType::Choice, "small_random", -kUnbounded, kUnbounded, 0,
-                  "small_random|aligned|balanced",
-                  "small_random: X0 = alpha G, G_ij ~ N(0, 1/n) (Y0 likewise with 1/m); "
-                  "aligned: X0 = alpha [U*, 0] (Y0 = alpha [V*, 0]); "
-                  "balanced: X0 = U* D0 R, Y0 = V* D0 R, D0 = alpha [I_r, 0], R Haar-random k x k orthogonal"});
+  check_declared(
+      "problem", "matrix_factorization",
+      {"init", ParamType::Choice, "small_random", -kUnbounded, kUnbounded, 0, "small_random|aligned|balanced",
+       "small_random: X0 = alpha G, G_ij ~ N(0, 1/n) (Y0 likewise with 1/m); "
+       "aligned: X0 = alpha [U*, 0] (Y0 = alpha [V*, 0]); "
+       "balanced: X0 = U* D0 R, Y0 = V* D0 R, D0 = alpha [I_r, 0], R Haar-random k x k orthogonal"});
   check_declared("problem", "matrix_factorization",
                  {"symmetric", ParamType::Boolean, "true", -kUnbounded, kUnbounded, 0, nullptr,
                   "true: f(X) = 1/4 ||X X^T - M||_F^2 with M = U* diag(sigma) U*^T (n x n); "
@@ -118,14 +119,14 @@ TEST_CASE("shared optimizer parameters equal their former literals field by fiel
   check_declared("optimizer", "muon",
                  {"lr", ParamType::Real, "0.1", 0.0, kUnbounded, kParamLowExclusive, nullptr,
                   "base step size eta_0 (constant, geometric and cosine schedules)"});
-  check_declared("optimizer", "muon",
-                 {"schedule", ParamType::Choice, "geometric", -kUnbounded, kUnbounded, 0,
-                  "constant|geometric|cosine|list",
-                  "eta_t = lr, lr * decay^t, cosine from lr to final_fraction * lr over horizon steps, or "
-                  "lr_list[t] (last value held); after warmup"});
-  check_declared("optimizer", "muon",
-                 {"decay", ParamType::Real, "0.9", 0.0, 1.0, kParamLowExclusive, nullptr,
-                  "ratio q of the geometric schedule"});
+  check_declared(
+      "optimizer", "muon",
+      {"schedule", ParamType::Choice, "geometric", -kUnbounded, kUnbounded, 0, "constant|geometric|cosine|list",
+       "eta_t = lr, lr * decay^t, cosine from lr to final_fraction * lr over horizon steps, or "
+       "lr_list[t] (last value held); after warmup"});
+  check_declared(
+      "optimizer", "muon",
+      {"decay", ParamType::Real, "0.9", 0.0, 1.0, kParamLowExclusive, nullptr, "ratio q of the geometric schedule"});
   check_declared("optimizer", "muon",
                  {"horizon", ParamType::Integer, "1000", 1.0, kUnbounded, 0, nullptr,
                   "cosine schedule: steps (after warmup) from lr down to final_fraction * lr, held after"});
@@ -153,10 +154,12 @@ TEST_CASE("shared optimizer parameters equal their former literals field by fiel
   check_declared("optimizer", "muon",
                  {"weight_decay", ParamType::Real, "0", 0.0, kUnbounded, 0, nullptr,
                   "decoupled: W <- (1 - eta_t * weight_decay) W"});
-  check_declared("optimizer", "adam",
-                 {"beta2", ParamType::Real, "0.999", 0.0, 1.0, kParamHighExclusive, nullptr, "second-moment EMA factor"});
-  check_declared("optimizer", "adam",
-                 {"eps", ParamType::Real, "1e-8", 0.0, kUnbounded, 0, nullptr, "added to sqrt(v_hat) in the denominator"});
+  check_declared(
+      "optimizer", "adam",
+      {"beta2", ParamType::Real, "0.999", 0.0, 1.0, kParamHighExclusive, nullptr, "second-moment EMA factor"});
+  check_declared(
+      "optimizer", "adam",
+      {"eps", ParamType::Real, "1e-8", 0.0, kUnbounded, 0, nullptr, "added to sqrt(v_hat) in the denominator"});
   check_declared("optimizer", "normuon",
                  {"eps", ParamType::Real, "1e-10", 0.0, kUnbounded, kParamLowExclusive, nullptr,
                   "added to sqrt(v) and to ||P||_F"});

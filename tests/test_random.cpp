@@ -98,8 +98,8 @@ TEST_CASE("random: uniform01 at the edges of the word range, including the clamp
   const std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
   // 2^64 - 2^10 (= top - 1023) is the first word that rounds up to 2^64 (a tie, to even);
   // the word below it rounds down to 2^64 - 2^11, i.e. u = 1 - 2^-53 without the clamp.
-  const std::vector<std::uint64_t> words = {0, 1, 2, (1ULL << 63) - 1, 1ULL << 63, top - 1023, top - 1024,
-                                            top - 1025, top - 1, top};
+  const std::vector<std::uint64_t> words = {0,          1,          2,          (1ULL << 63) - 1, 1ULL << 63,
+                                            top - 1023, top - 1024, top - 1025, top - 1,          top};
   FixedWords engine{words};
   for (const std::uint64_t word : words) {
     const double expected = std::generate_canonical<double, 53>(engine);
@@ -108,8 +108,8 @@ TEST_CASE("random: uniform01 at the edges of the word range, including the clamp
     CHECK(bits(got) == bits(expected));
     CHECK(got < 1.0);
   }
-  CHECK(static_cast<double>(top - 1023) == 0x1p64);  // the clamp's range starts here ...
-  CHECK(static_cast<double>(top - 1024) < 0x1p64);   // ... and not below
+  CHECK(static_cast<double>(top - 1023) == 0x1p64);                       // the clamp's range starts here ...
+  CHECK(static_cast<double>(top - 1024) < 0x1p64);                        // ... and not below
   CHECK(muonlab::uniform01_from_word(top - 1023) == muonlab::kBelowOne);  // the clamp
   CHECK(muonlab::uniform01_from_word(top) == muonlab::kBelowOne);         // the clamp
   CHECK(muonlab::uniform01_from_word(top - 1025) == muonlab::kBelowOne);  // rounding down to 2^64 - 2^11

@@ -95,7 +95,8 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
     registry.create_optimizer(config, 0);
     FAIL("create should have thrown");
   } catch (const PluginError& e) {
-    CHECK_THAT(e.what(), Catch::Contains(throwing->library) && Catch::Contains("deliberate failure in the constructor"));
+    CHECK_THAT(e.what(),
+               Catch::Contains(throwing->library) && Catch::Contains("deliberate failure in the constructor"));
   }
 
   // Everything else still works in the same registry.
@@ -110,7 +111,8 @@ TEST_CASE("broken plugin libraries are reported with path and reason, the rest k
 TEST_CASE("the template plugin builds in-tree and runs through the boundary", "[registry]") {
   const Registry registry({MUONLAB_TEST_PLUGIN_DIR});
   REQUIRE(registry.info(PluginKind::Optimizer, "normalized_gd") != nullptr);
-  auto opt = registry.create_optimizer(resolve_component(PluginKind::Optimizer, "normalized_gd", "{lr: 0.3}", registry), 0);
+  auto opt =
+      registry.create_optimizer(resolve_component(PluginKind::Optimizer, "normalized_gd", "{lr: 0.3}", registry), 0);
   std::vector<Matrix> params{Matrix::Zero(3, 2)};
   Matrix g(3, 2);
   g << 3, 0, 0, 4, 0, 0;  // ||g||_F = 5
@@ -123,8 +125,9 @@ TEST_CASE("the template plugin builds in-tree and runs through the boundary", "[
   CHECK(opt->step_size() == 0.3);
 
   // Its schedules are the shared ones: geometric, eta_t = 0.3 * 0.5^t.
-  auto geometric = registry.create_optimizer(
-      resolve_component(muonlab::PluginKind::Optimizer, "normalized_gd", "{lr: 0.3, schedule: geometric, decay: 0.5}", registry), 0);
+  auto geometric = registry.create_optimizer(resolve_component(muonlab::PluginKind::Optimizer, "normalized_gd",
+                                                               "{lr: 0.3, schedule: geometric, decay: 0.5}", registry),
+                                             0);
   std::vector<Matrix> w{Matrix::Zero(3, 2)};
   geometric->initialize({{"W", 3, 2, ""}});
   geometric->step(0, w, {g});
@@ -141,8 +144,8 @@ TEST_CASE("unknown plugin names are input errors listing what exists", "[registr
     testing::registry().create_optimizer(config, 0);
     FAIL("should have thrown");
   } catch (const InputError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("unknown optimizer 'adamm'") && Catch::Contains("adam, ") &&
-                             Catch::Contains("muon"));
+    CHECK_THAT(e.what(),
+               Catch::Contains("unknown optimizer 'adamm'") && Catch::Contains("adam, ") && Catch::Contains("muon"));
   }
 }
 

@@ -34,11 +34,12 @@ std::string temp_path(const std::string& name) {
 }
 
 Grid small_grid(const std::string& optimizers, const std::string& stop) {
-  const std::string yaml = "name: t\nseeds: [0]\nstop: " + stop +
-                           "\nrecord: {every: 1, spectra: every}\n"
-                           "problem: {name: matrix_factorization, params: {n: 20, rank: 3, kappa: 10, init_scale: 0.01}}\n"
-                           "optimizer:\n" +
-                           optimizers;
+  const std::string yaml =
+      "name: t\nseeds: [0]\nstop: " + stop +
+      "\nrecord: {every: 1, spectra: every}\n"
+      "problem: {name: matrix_factorization, params: {n: 20, rank: 3, kappa: 10, init_scale: 0.01}}\n"
+      "optimizer:\n" +
+      optimizers;
   return parse_grid(yaml, "test.yaml", {}, testing::registry());
 }
 
@@ -146,10 +147,10 @@ TEST_CASE("a plugin that crashes its worker process fails only its cell and the 
 
 TEST_CASE("record.spectra_of records only the chosen spectra", "[runner]") {
   const auto spectra_in_file = [](const std::string& spectra_of) {
-    const std::string yaml =
-        "name: t\nstop: {max_iters: 4}\nrecord: {spectra: every, spectra_of: " + spectra_of + "}\n"
-        "problem: {name: matrix_factorization, params: {n: 12, rank: 2, symmetric: false}}\n"
-        "optimizer: {name: gd, params: {lr: 0.1}}\n";
+    const std::string yaml = "name: t\nstop: {max_iters: 4}\nrecord: {spectra: every, spectra_of: " + spectra_of +
+                             "}\n"
+                             "problem: {name: matrix_factorization, params: {n: 12, rank: 2, symmetric: false}}\n"
+                             "optimizer: {name: gd, params: {lr: 0.1}}\n";
     const Grid grid = parse_grid(yaml, "t.yaml", {}, testing::registry());
     const RunReport report = run(grid, "spectra_of");
     REQUIRE(report.rows.size() == 1);
@@ -200,8 +201,8 @@ TEST_CASE("orth_quality records each step's orthogonalizer accuracy against the 
   for (const char* name : {"svd", "ns5"}) {
     INFO(name);
     auto problem = testing::make_problem("matrix_factorization", "{n: 30, rank: 4, kappa: 100}");
-    const ComponentConfig config =
-        resolve_component(PluginKind::Optimizer, "muon", std::string("{lr: 0.15, orthogonalizer: ") + name + "}", testing::registry());
+    const ComponentConfig config = resolve_component(
+        PluginKind::Optimizer, "muon", std::string("{lr: 0.15, orthogonalizer: ") + name + "}", testing::registry());
     auto muon = testing::registry().create_optimizer(config, 0, true);
     REQUIRE(muon->orthogonalizers().size() == 1);
     OrthogonalizerProbe* probe = muon->orthogonalizers()[0]->probe();

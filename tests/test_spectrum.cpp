@@ -26,8 +26,7 @@ Vector oracle(const Matrix& a) { return Eigen::JacobiSVD<Matrix>(a).singularValu
 double max_relative_error(const Vector& got, const Vector& exact) {
   REQUIRE(got.size() == exact.size());
   double worst = 0.0;
-  for (Eigen::Index i = 0; i < exact.size(); ++i)
-    worst = std::max(worst, std::abs(got(i) - exact(i)) / exact(i));
+  for (Eigen::Index i = 0; i < exact.size(); ++i) worst = std::max(worst, std::abs(got(i) - exact(i)) / exact(i));
   return worst;
 }
 
@@ -113,7 +112,8 @@ TEST_CASE("spectrum: near its acceptance limit the Gram route still meets its ac
   int accepted = 0, refused = 0;
   for (int step = 0; step <= 30; ++step) {
     const double smallest_exponent = -1.0 - 3.0 * step / 30.0;
-    const Vector sigma = Vector::LinSpaced(16, 0.0, smallest_exponent).unaryExpr([](double e) { return std::pow(10.0, e); });
+    const Vector sigma =
+        Vector::LinSpaced(16, 0.0, smallest_exponent).unaryExpr([](double e) { return std::pow(10.0, e); });
     const Matrix a = with_spectrum(600, sigma, 100 + step);
     SpectrumCalculator gram(Route::Gram);
     const Vector values = gram.compute(a);

@@ -96,9 +96,7 @@ struct Owned {
   operator hid_t() const { return id; }
 };
 
-Owned open_file(const std::string& path) {
-  return Owned(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-}
+Owned open_file(const std::string& path) { return Owned(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose); }
 
 bool exists(hid_t file, const std::string& path) {
   // Check component by component: H5Lexists fails on a missing intermediate group.
@@ -272,8 +270,8 @@ TEST_CASE("store index round-trips through the compound table", "[store]") {
   Owned file = open_file(path);
   Owned dataset(H5Dopen2(file, "/index", H5P_DEFAULT), H5Dclose);
   Owned stored(H5Dget_type(dataset), H5Tclose);
-  const std::vector<std::string> fields = {"cell_id", "problem", "optimizer", "orthogonalizer",
-                                           "seed", "status", "stop_reason", "iterations",
+  const std::vector<std::string> fields = {"cell_id",    "problem",      "optimizer",    "orthogonalizer",
+                                           "seed",       "status",       "stop_reason",  "iterations",
                                            "final_loss", "final_metric", "iters_to_tol", "wall_seconds"};
   REQUIRE(H5Tget_nmembers(stored) == static_cast<int>(fields.size()));
   for (unsigned i = 0; i < fields.size(); ++i) {
@@ -587,9 +585,7 @@ TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[st
 
   // An HDF5 file that is not a muonlab result.
   const std::string foreign = dir.file("foreign.h5");
-  {
-    Owned file(H5Fcreate(foreign.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-  }
+  { Owned file(H5Fcreate(foreign.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose); }
   const std::string foreign_before = file_bytes(foreign);
   const std::string not_muonlab = input_error_message([&] { open_store(foreign, sample_info(), OpenMode::Resume); });
   CHECK(not_muonlab.find(foreign) != std::string::npos);
@@ -614,9 +610,10 @@ TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[st
 TEST_CASE("store Resume keeps finished cells and redoes unfinished ones", "[store]") {
   TempDir dir;
   const std::string path = dir.file("resume.h5");
-  const std::vector<IndexRow> rows = {{"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", 3, 0.1, 0.2, 2, 0.5, {}},
-                                      {"cut", "mf", "gd", "", 1, CellStatus::Running, "", 0, 0.0, 0.0, -1, 0.0, {}},
-                                      {"bad", "mf", "adam", "", 1, CellStatus::Failed, "exception", 0, 0.0, 0.0, -1, 0.0, {}}};
+  const std::vector<IndexRow> rows = {
+      {"done", "mf", "muon", "svd", 1, CellStatus::Converged, "tol", 3, 0.1, 0.2, 2, 0.5, {}},
+      {"cut", "mf", "gd", "", 1, CellStatus::Running, "", 0, 0.0, 0.0, -1, 0.0, {}},
+      {"bad", "mf", "adam", "", 1, CellStatus::Failed, "exception", 0, 0.0, 0.0, -1, 0.0, {}}};
   {
     auto store = open_store(path, sample_info(), OpenMode::Create, 1e9);
     auto done = store->begin_cell(sample_header("done"));

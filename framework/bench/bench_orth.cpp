@@ -152,7 +152,8 @@ Matrix bench_matrix(const MatrixKind& kind, int rows, int cols, std::uint64_t se
 
 std::vector<BenchOrthRow> bench_orthogonalizers(const Registry& registry, const BenchOrthOptions& options,
                                                 std::ostream* progress) {
-  std::vector<std::string> names = options.orthogonalizers.empty() ? registry.names(PluginKind::Orthogonalizer) : options.orthogonalizers;
+  std::vector<std::string> names =
+      options.orthogonalizers.empty() ? registry.names(PluginKind::Orthogonalizer) : options.orthogonalizers;
   // svd first: it is the reference the others' times are divided by.
   names.erase(std::remove(names.begin(), names.end(), "svd"), names.end());
   names.insert(names.begin(), "svd");
@@ -163,8 +164,10 @@ std::vector<BenchOrthRow> bench_orthogonalizers(const Registry& registry, const 
       double svd_median = 0, svd_cpu = 0;
       const std::size_t first = rows.size();
       for (const std::string& name : names) {
-        if (progress) *progress << "\r" << shape_label(r, c) << " " << kind.label() << ": " << name << "\x1b[K" << std::flush;
-        auto method = registry.create_orthogonalizer(resolve_component(PluginKind::Orthogonalizer, name, "{}", registry), 0);
+        if (progress)
+          *progress << "\r" << shape_label(r, c) << " " << kind.label() << ": " << name << "\x1b[K" << std::flush;
+        auto method =
+            registry.create_orthogonalizer(resolve_component(PluginKind::Orthogonalizer, name, "{}", registry), 0);
         BenchOrthRow row;
         try {
           row = measure(*method, g, options.repetitions);
@@ -193,10 +196,12 @@ std::vector<BenchOrthRow> bench_orthogonalizers(const Registry& registry, const 
 void print_bench_orth(std::ostream& out, const std::vector<BenchOrthRow>& rows) {
   out << std::left << std::setw(16) << "orthogonalizer" << std::setw(11) << "shape" << std::setw(22) << "matrix"
       << std::right << std::setw(11) << "rel_error" << std::setw(11) << "residual" << std::setw(9) << "s_min"
-      << std::setw(9) << "s_max" << std::setw(10) << "align" << std::setw(11) << "ms/call" << std::setw(9)
-      << "vs svd" << std::setw(11) << "cpu ms" << std::setw(9) << "cpu/svd" << "\n";
+      << std::setw(9) << "s_max" << std::setw(10) << "align" << std::setw(11) << "ms/call" << std::setw(9) << "vs svd"
+      << std::setw(11) << "cpu ms" << std::setw(9) << "cpu/svd"
+      << "\n";
   for (const BenchOrthRow& row : rows) {
-    out << std::left << std::setw(16) << row.orthogonalizer << std::setw(11) << row.shape << std::setw(22) << row.matrix;
+    out << std::left << std::setw(16) << row.orthogonalizer << std::setw(11) << row.shape << std::setw(22)
+        << row.matrix;
     if (!row.error.empty()) {
       out << "failed: " << row.error << "\n";
       continue;
@@ -208,8 +213,10 @@ void print_bench_orth(std::ostream& out, const std::vector<BenchOrthRow>& rows) 
                   row.time_vs_svd, 1e3 * row.cpu_median, row.cpu_vs_svd);
     out << buf << "\n";
   }
-  out << "rel_error = ||O - U_r V_r^T||_F / sqrt(r) against the exact SVD polar factor; residual = ||O_r^T O_r - I_r||_F;\n"
-         "s_min/s_max: singular values of O on the input's rank; align = <G,O>/||G||_*; times: median over repetitions,\n"
+  out << "rel_error = ||O - U_r V_r^T||_F / sqrt(r) against the exact SVD polar factor; residual = ||O_r^T O_r - "
+         "I_r||_F;\n"
+         "s_min/s_max: singular values of O on the input's rank; align = <G,O>/||G||_*; times: median over "
+         "repetitions,\n"
          "wall clock and process CPU (all threads; the robust ratio when the machine is shared)\n";
 }
 
@@ -221,10 +228,10 @@ void write_bench_orth_csv(const std::string& path, const std::vector<BenchOrthRo
          "seconds_min,time_vs_svd,cpu_seconds_median,cpu_vs_svd,error\n";
   for (const BenchOrthRow& r : rows) {
     const OrthQuality& q = r.quality;
-    out << csv_field(r.orthogonalizer) << "," << csv_field(r.shape) << "," << csv_field(r.matrix) << "," << q.rel_error << "," << q.residual << ","
-        << q.sigma_min << "," << q.sigma_max << "," << q.alignment << "," << q.gemms << "," << q.flops << ","
-        << r.seconds_median << "," << r.seconds_min << "," << r.time_vs_svd << "," << r.cpu_median << ","
-        << r.cpu_vs_svd << "," << csv_field(r.error) << "\n";
+    out << csv_field(r.orthogonalizer) << "," << csv_field(r.shape) << "," << csv_field(r.matrix) << "," << q.rel_error
+        << "," << q.residual << "," << q.sigma_min << "," << q.sigma_max << "," << q.alignment << "," << q.gemms << ","
+        << q.flops << "," << r.seconds_median << "," << r.seconds_min << "," << r.time_vs_svd << "," << r.cpu_median
+        << "," << r.cpu_vs_svd << "," << csv_field(r.error) << "\n";
   }
 }
 

@@ -11,8 +11,8 @@
 namespace muonlab {
 
 struct MatrixKind {
-  std::string name;   // geometric | gaussian | lowrank
-  double parameter;   // kappa for geometric, rank for lowrank, unused for gaussian
+  std::string name;  // geometric | gaussian | lowrank
+  double parameter;  // kappa for geometric, rank for lowrank, unused for gaussian
   std::string label() const;
 };
 
@@ -28,9 +28,9 @@ struct BenchOrthOptions {
 struct BenchOrthRow {
   std::string orthogonalizer, shape, matrix;
   double seconds_median = 0, seconds_min = 0;  // wall clock per call
-  double cpu_median = 0;   // process CPU time per call (all threads): robust on a loaded machine
-  double time_vs_svd = 0;  // wall median / svd's on the same matrix
-  double cpu_vs_svd = 0;   // cpu median / svd's
+  double cpu_median = 0;                       // process CPU time per call (all threads): robust on a loaded machine
+  double time_vs_svd = 0;                      // wall median / svd's on the same matrix
+  double cpu_vs_svd = 0;                       // cpu median / svd's
   OrthQuality quality;
   std::string error;  // a method that fails on this input (e.g. singular for higham_newton)
 };

@@ -50,8 +50,8 @@ double median_of(std::vector<double> values) {
 
 // Times `a` and `b` alternately (a, b, a, b, ...) after `warmup` untimed calls of each, so a
 // burst of load from other processes on a shared machine falls on both sides of a ratio.
-std::pair<Timing, Timing> time_alternating(const std::function<void()>& a, const std::function<void()>& b,
-                                           int warmup, int repetitions) {
+std::pair<Timing, Timing> time_alternating(const std::function<void()>& a, const std::function<void()>& b, int warmup,
+                                           int repetitions) {
   for (int i = 0; i < warmup; ++i) {
     a();
     b();
@@ -88,9 +88,10 @@ class StepRig {
  public:
   StepRig(const Registry& registry, const std::string& target, const StepShape& shape, const std::string& method) {
     std::ostringstream problem;
-    problem << "{symmetric: false, n: " << shape.n << ", m: " << shape.m << ", rank: " << shape.r
-            << ", k: " << shape.r << ", target: " << target << "}";
-    problem_ = registry.create_problem(resolve_component(PluginKind::Problem, "matrix_factorization", problem.str(), registry), 1);
+    problem << "{symmetric: false, n: " << shape.n << ", m: " << shape.m << ", rank: " << shape.r << ", k: " << shape.r
+            << ", target: " << target << "}";
+    problem_ = registry.create_problem(
+        resolve_component(PluginKind::Problem, "matrix_factorization", problem.str(), registry), 1);
     optimizer_ = registry.create_optimizer(optimizer_config(registry, method), 2);
     params_ = problem_->allocate();
     grads_ = problem_->allocate();
@@ -249,12 +250,12 @@ BenchStepRow make_row(const std::string& target, const StepShape& shape, int thr
 // Every method and the spectra cost at one target, shape and thread count. Each row's
 // floor is timed alternately with its step.
 void bench_configuration(const Registry& registry, const BenchStepOptions& options, const std::string& target,
-                         const StepShape& shape, int threads, std::vector<BenchStepRow>& rows,
-                         std::ostream* progress) {
+                         const StepShape& shape, int threads, std::vector<BenchStepRow>& rows, std::ostream* progress) {
   set_blas_threads(threads);
   GradientFloor gradient(target, shape);
   for (const std::string& method : options.methods) {
-    if (progress) *progress << "bench-step: " << target << " " << shape.label() << " threads " << threads << " " << method << "\n";
+    if (progress)
+      *progress << "bench-step: " << target << " " << shape.label() << " threads " << threads << " " << method << "\n";
     StepRig rig(registry, target, shape, method);
     const std::string key = method_floor_key(method);
     PolarFloor polar(gradient.grad_x(), gradient.grad_y(), key == "svd");
@@ -284,8 +285,8 @@ void bench_configuration(const Registry& registry, const BenchStepOptions& optio
           spectra[3 * b + 2].compute(updates[b]);
         }
       };
-      const auto [spectra_timing, gd_step] =
-          time_alternating(record, [&] { rig.step(); }, options.warmup, options.repetitions);
+      const auto [spectra_timing, gd_step] = time_alternating(
+          record, [&] { rig.step(); }, options.warmup, options.repetitions);
       int gram = 0;
       for (const SpectrumCalculator& s : spectra) gram += s.used_gram() ? 1 : 0;
       const std::string label = route == SpectrumCalculator::Route::Gram
@@ -298,8 +299,8 @@ void bench_configuration(const Registry& registry, const BenchStepOptions& optio
     const auto record_iterates = [&] {
       for (std::size_t b = 0; b < 2; ++b) iterate_spectra[b].compute(rig.params()[b]);
     };
-    const auto [iterate_timing, gd_step] =
-        time_alternating(record_iterates, [&] { rig.step(); }, options.warmup, options.repetitions);
+    const auto [iterate_timing, gd_step] = time_alternating(
+        record_iterates, [&] { rig.step(); }, options.warmup, options.repetitions);
     int gram = 0;
     for (const SpectrumCalculator& s : iterate_spectra) gram += s.used_gram() ? 1 : 0;
     rows.push_back(make_row(target, shape, threads, "spectra(iterates, " + std::to_string(gram) + "/2 gram)",
@@ -315,9 +316,7 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-std::string StepShape::label() const {
-  return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(r);
-}
+std::string StepShape::label() const { return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(r); }
 
 std::vector<StepShape> parse_step_sizes(const std::string& text) {
   std::vector<StepShape> sizes;
@@ -342,7 +341,8 @@ std::vector<BenchStepRow> bench_steps(const Registry& registry, const BenchStepO
   std::vector<BenchStepRow> rows;
   for (const StepShape& shape : options.sizes) {
     for (const std::string& target : options.targets) {
-      for (int threads : options.threads) bench_configuration(registry, options, target, shape, threads, rows, progress);
+      for (int threads : options.threads)
+        bench_configuration(registry, options, target, shape, threads, rows, progress);
     }
   }
   return rows;
@@ -351,18 +351,19 @@ std::vector<BenchStepRow> bench_steps(const Registry& registry, const BenchStepO
 void print_bench_step(std::ostream& out, const std::vector<BenchStepRow>& rows) {
   out << "wall ms per call (median, min, max), the floor timed alternately with the step, GFLOP/s of the\n"
          "gradient floor's flops at the step's median; ratios: median/median, min/min, CPU/CPU (process CPU time)\n";
-  out << std::left << std::setw(9) << "target" << std::setw(16) << "m x n x r" << std::setw(4) << "thr"
-      << std::setw(18) << "method" << std::right << std::setw(10) << "median" << std::setw(10) << "min"
-      << std::setw(10) << "max" << std::setw(10) << "floor" << std::setw(10) << "floor min" << std::setw(8)
-      << "GFLOP/s" << std::setw(9) << "ratio" << std::setw(9) << "min/min" << std::setw(9) << "cpu/cpu" << "\n";
+  out << std::left << std::setw(9) << "target" << std::setw(16) << "m x n x r" << std::setw(4) << "thr" << std::setw(18)
+      << "method" << std::right << std::setw(10) << "median" << std::setw(10) << "min" << std::setw(10) << "max"
+      << std::setw(10) << "floor" << std::setw(10) << "floor min" << std::setw(8) << "GFLOP/s" << std::setw(9)
+      << "ratio" << std::setw(9) << "min/min" << std::setw(9) << "cpu/cpu"
+      << "\n";
   for (const BenchStepRow& r : rows) {
     const bool spectra = r.method.rfind("spectra", 0) == 0;
     out << std::left << std::setw(9) << r.target << std::setw(16) << r.shape << std::setw(4) << r.threads
-        << std::setw(18) << r.method << std::right << std::setw(10) << fixed(1e3 * r.seconds_median, 3)
-        << std::setw(10) << fixed(1e3 * r.seconds_min, 3) << std::setw(10) << fixed(1e3 * r.seconds_max, 3)
-        << std::setw(10) << fixed(1e3 * r.floor_seconds, 3) << std::setw(10) << fixed(1e3 * r.floor_min, 3)
-        << std::setw(8) << (spectra ? "-" : fixed(r.gflops(), 1)) << std::setw(9) << fixed(r.vs_floor(), 3)
-        << std::setw(9) << fixed(r.min_vs_floor(), 3) << std::setw(9) << fixed(r.cpu_vs_floor(), 3)
+        << std::setw(18) << r.method << std::right << std::setw(10) << fixed(1e3 * r.seconds_median, 3) << std::setw(10)
+        << fixed(1e3 * r.seconds_min, 3) << std::setw(10) << fixed(1e3 * r.seconds_max, 3) << std::setw(10)
+        << fixed(1e3 * r.floor_seconds, 3) << std::setw(10) << fixed(1e3 * r.floor_min, 3) << std::setw(8)
+        << (spectra ? "-" : fixed(r.gflops(), 1)) << std::setw(9) << fixed(r.vs_floor(), 3) << std::setw(9)
+        << fixed(r.min_vs_floor(), 3) << std::setw(9) << fixed(r.cpu_vs_floor(), 3)
         << (spectra ? "  (spectra / gd step)" : "") << "\n";
   }
 }
@@ -375,10 +376,9 @@ void write_bench_step_csv(const std::string& path, const std::vector<BenchStepRo
   out << std::setprecision(6);
   for (const BenchStepRow& r : rows) {
     out << csv_field(r.target) << "," << csv_field(r.shape) << "," << r.threads << "," << csv_field(r.method) << ","
-        << r.seconds_median << ","
-        << r.seconds_min << "," << r.seconds_max << "," << r.cpu_median << "," << r.floor_seconds << ","
-        << r.floor_min << "," << r.floor_cpu << "," << r.floor_flops * 1e-9 << "," << r.gflops() << ","
-        << r.vs_floor() << "," << r.min_vs_floor() << "," << r.cpu_vs_floor() << "\n";
+        << r.seconds_median << "," << r.seconds_min << "," << r.seconds_max << "," << r.cpu_median << ","
+        << r.floor_seconds << "," << r.floor_min << "," << r.floor_cpu << "," << r.floor_flops * 1e-9 << ","
+        << r.gflops() << "," << r.vs_floor() << "," << r.min_vs_floor() << "," << r.cpu_vs_floor() << "\n";
   }
 }
 

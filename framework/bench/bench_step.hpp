@@ -35,7 +35,7 @@ struct BenchStepRow {
   double cpu_median = 0;     // process CPU seconds per call (all threads)
   double floor_seconds = 0;  // median of the unavoidable products (see bench_step.cpp)
   double floor_min = 0, floor_cpu = 0;
-  double floor_flops = 0;    // flops of the gradient part of the floor
+  double floor_flops = 0;  // flops of the gradient part of the floor
   double gflops() const { return seconds_median > 0 ? floor_flops / seconds_median * 1e-9 : 0; }
   double vs_floor() const { return floor_seconds > 0 ? seconds_median / floor_seconds : 0; }
   double min_vs_floor() const { return floor_min > 0 ? seconds_min / floor_min : 0; }

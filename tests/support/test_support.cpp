@@ -21,10 +21,9 @@ std::unique_ptr<OptimizerHandle> make_optimizer(const std::string& name, const s
   return registry().create_optimizer(resolve_component(PluginKind::Optimizer, name, params_yaml, registry()), seed);
 }
 
-std::unique_ptr<OrthogonalizerHandle> make_orthogonalizer(const std::string& name,
-                                                          const std::string& params_yaml) {
-  return registry().create_orthogonalizer(
-      resolve_component(PluginKind::Orthogonalizer, name, params_yaml, registry()), 0);
+std::unique_ptr<OrthogonalizerHandle> make_orthogonalizer(const std::string& name, const std::string& params_yaml) {
+  return registry().create_orthogonalizer(resolve_component(PluginKind::Orthogonalizer, name, params_yaml, registry()),
+                                          0);
 }
 
 Matrix exact_polar(const Matrix& g, double tol) {

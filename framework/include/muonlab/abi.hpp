@@ -65,7 +65,7 @@ struct ParamSpec {
 struct PluginDescriptor {
   std::uint32_t abi_major;
   std::uint32_t abi_minor;
-  const char* kind;       // "problem" | "optimizer" | "orthogonalizer"
+  const char* kind;  // "problem" | "optimizer" | "orthogonalizer"
   const char* name;
   const char* version;
   const char* summary;    // one line, shown by `muonlab list`
@@ -79,11 +79,11 @@ struct PluginDescriptor {
 struct ParamValue {
   const char* name;
   ParamType type;
-  double number;           // Real, Integer, Boolean (0/1)
-  const char* text;        // String, Choice, Orthogonalizer (its name)
-  const double* list;      // RealList
+  double number;       // Real, Integer, Boolean (0/1)
+  const char* text;    // String, Choice, Orthogonalizer (its name)
+  const double* list;  // RealList
   std::uint32_t list_size;
-  void* object;            // Orthogonalizer: an OrthogonalizerAbi* owned by the core
+  void* object;  // Orthogonalizer: an OrthogonalizerAbi* owned by the core
 };
 
 struct ParamSet {

@@ -32,8 +32,8 @@ struct BlockInfo {
 // The data pointer is only valid during the call; the receiver copies.
 struct ArraySink {
   void* context;
-  void (*emit)(void* context, const char* name, const double* data, std::int64_t rows,
-               std::int64_t cols, const char* unit, const char* doc);
+  void (*emit)(void* context, const char* name, const double* data, std::int64_t rows, std::int64_t cols,
+               const char* unit, const char* doc);
 };
 
 // What an optimizer may know about the step beyond the gradient: the gradient at other
@@ -41,8 +41,7 @@ struct ArraySink {
 // corrections; every call is counted by the core) and the loss at the step's point.
 struct GradientOracleAbi {
   void* context;
-  int (*gradient)(void* context, const MatrixView* points, MatrixView* grads, std::uint32_t count,
-                  ErrorBuffer* error);
+  int (*gradient)(void* context, const MatrixView* points, MatrixView* grads, std::uint32_t count, ErrorBuffer* error);
   double loss = std::numeric_limits<double>::quiet_NaN();  // ABI 1.1: loss where grads were taken
 };
 
@@ -52,9 +51,9 @@ struct TheoryRequestAbi {
   const ParamSet* optimizer_params;  // its resolved parameters
   const double* step_sizes;          // eta_t used at t = 0..num_step_sizes-1 (OptimizerAbi::step_size)
   std::int64_t num_step_sizes;
-  const std::int64_t* steps;         // steps at which to predict (the spectra step axis)
+  const std::int64_t* steps;  // steps at which to predict (the spectra step axis)
   std::int64_t num_steps;
-  const MatrixView* initial;         // the initial iterate, one view per block
+  const MatrixView* initial;  // the initial iterate, one view per block
   std::uint32_t num_blocks;
 };
 
@@ -67,14 +66,11 @@ class ProblemAbi {
   virtual std::uint32_t num_observables() const noexcept = 0;
   virtual NameInfo observable(std::uint32_t index) const noexcept = 0;
   virtual int initialize(MatrixView* params, std::uint32_t count, ErrorBuffer* error) noexcept = 0;
-  virtual int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count,
-                       const EvalContext* context, double* loss, double* metrics,
-                       ErrorBuffer* error) noexcept = 0;
+  virtual int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count, const EvalContext* context,
+                       double* loss, double* metrics, ErrorBuffer* error) noexcept = 0;
   virtual int instance(ArraySink* sink, ErrorBuffer* error) noexcept = 0;
-  virtual int observe(const MatrixView* params, std::uint32_t count, ArraySink* sink,
-                      ErrorBuffer* error) noexcept = 0;
-  virtual int predict(const TheoryRequestAbi* request, ArraySink* sink,
-                      ErrorBuffer* error) noexcept = 0;
+  virtual int observe(const MatrixView* params, std::uint32_t count, ArraySink* sink, ErrorBuffer* error) noexcept = 0;
+  virtual int predict(const TheoryRequestAbi* request, ArraySink* sink, ErrorBuffer* error) noexcept = 0;
 
  protected:
   ~ProblemAbi() = default;  // destroyed only through the library's destroy alias
@@ -83,8 +79,8 @@ class ProblemAbi {
 class OptimizerAbi {
  public:
   virtual int initialize(const BlockInfo* blocks, std::uint32_t count, ErrorBuffer* error) noexcept = 0;
-  virtual int step(std::int64_t iteration, MatrixView* params, const MatrixView* grads,
-                   std::uint32_t count, const GradientOracleAbi* oracle, ErrorBuffer* error) noexcept = 0;
+  virtual int step(std::int64_t iteration, MatrixView* params, const MatrixView* grads, std::uint32_t count,
+                   const GradientOracleAbi* oracle, ErrorBuffer* error) noexcept = 0;
   virtual std::uint32_t num_diagnostics() const noexcept = 0;
   virtual NameInfo diagnostic(std::uint32_t index) const noexcept = 0;
   virtual int read_diagnostics(double* values, ErrorBuffer* error) noexcept = 0;

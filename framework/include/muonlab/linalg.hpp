@@ -17,15 +17,14 @@
 
 extern "C" {
 // LAPACK divide-and-conquer SVD (Fortran calling convention).
-void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s,
-             double* u, const int* ldu, double* vt, const int* ldvt, double* work, const int* lwork,
-             int* iwork, int* info);
+void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s, double* u,
+             const int* ldu, double* vt, const int* ldvt, double* work, const int* lwork, int* iwork, int* info);
 // LAPACK QR (Householder) factorization.
-void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work,
-             const int* lwork, int* info);
+void dgeqrf_(const int* m, const int* n, double* a, const int* lda, double* tau, double* work, const int* lwork,
+             int* info);
 // LAPACK symmetric tridiagonal reduction and root-free QR eigenvalues of a tridiagonal.
-void dsytrd_(const char* uplo, const int* n, double* a, const int* lda, double* d, double* e,
-             double* tau, double* work, const int* lwork, int* info);
+void dsytrd_(const char* uplo, const int* n, double* a, const int* lda, double* d, double* e, double* tau, double* work,
+             const int* lwork, int* info);
 void dsterf_(const int* n, double* d, double* e, int* info);
 // OpenBLAS's thread count (the one threading layer muonlab uses).
 int openblas_get_num_threads(void);
@@ -81,14 +80,14 @@ class ThinSvd {
     if (shape_ != Shape{m, n, with_vectors}) {  // workspace query once per shape
       int query = -1;
       double optimal = 0;
-      dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, &optimal,
-              &query, iwork_.data(), &info);
+      dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, &optimal, &query, iwork_.data(),
+              &info);
       work_.resize(static_cast<Eigen::Index>(optimal) + 1);
       shape_ = Shape{m, n, with_vectors};
     }
     const int lwork = static_cast<int>(work_.size());
-    dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, work_.data(),
-            &lwork, iwork_.data(), &info);
+    dgesdd_(&jobz, &m, &n, work_matrix_.data(), &m, s_.data(), u, &ldu, vt, &ldvt, work_.data(), &lwork, iwork_.data(),
+            &info);
     if (info != 0) {
       throw std::runtime_error("LAPACK dgesdd failed (info=" + std::to_string(info) +
                                "): the matrix has NaN/Inf entries or the SVD did not converge");

@@ -28,8 +28,7 @@ inline constexpr const char* kRequired = nullptr;
 
 class ParamBuilder {
  public:
-  constexpr ParamBuilder(const char* name, ParamType type, const char* default_value,
-                         const char* choices = nullptr)
+  constexpr ParamBuilder(const char* name, ParamType type, const char* default_value, const char* choices = nullptr)
       : spec_{name, type, default_value, -kUnbounded, kUnbounded, 0u, choices, ""} {}
 
   // value > low

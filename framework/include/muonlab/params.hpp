@@ -16,8 +16,7 @@ namespace muonlab {
 // type ParamType::Orthogonalizer). Throws std::runtime_error when the call fails.
 class OrthogonalizerRef {
  public:
-  OrthogonalizerRef(OrthogonalizerAbi* target, std::string name)
-      : target_(target), name_(std::move(name)) {}
+  OrthogonalizerRef(OrthogonalizerAbi* target, std::string name) : target_(target), name_(std::move(name)) {}
 
   const std::string& name() const { return name_; }
 
@@ -60,7 +59,8 @@ class Params {
   }
   OrthogonalizerRef orthogonalizer(const char* name) const {
     const ParamValue& v = find(name, ParamType::Orthogonalizer);
-    if (v.object == nullptr) throw std::runtime_error(std::string("parameter '") + name + "' has no orthogonalizer instance");
+    if (v.object == nullptr)
+      throw std::runtime_error(std::string("parameter '") + name + "' has no orthogonalizer instance");
     return OrthogonalizerRef(static_cast<OrthogonalizerAbi*>(v.object), v.text ? v.text : "");
   }
   bool has(const char* name) const { return lookup(name) != nullptr; }

@@ -3,8 +3,8 @@
 // Write a class deriving from muonlab::Problem, muonlab::Optimizer or
 // muonlab::Orthogonalizer with a constructor (const muonlab::Params&, const
 // muonlab::CreateContext&), declare its parameters as a ParamSpec array written with the
-// builders of muonlab/param_spec.hpp, and end the file with MUONLAB_PLUGIN(...). Exceptions thrown by your code are caught inside your library
-// and reported by the core as "<plugin> (<library path>): <message>".
+// builders of muonlab/param_spec.hpp, and end the file with MUONLAB_PLUGIN(...). Exceptions thrown by your code are
+// caught inside your library and reported by the core as "<plugin> (<library path>): <message>".
 #pragma once
 
 #include <boost/config.hpp>
@@ -32,8 +32,9 @@ namespace muonlab {
 struct TheoryRequest {
   std::string optimizer;
   Params optimizer_params;
-  std::vector<double> step_sizes;  // eta_t for t = 0..T-1 (Optimizer::step_size() after each step); empty when the optimizer has none
-  std::vector<std::int64_t> steps; // where to predict (the spectra step axis)
+  // eta_t for t = 0..T-1 (Optimizer::step_size() after each step); empty when the optimizer has none.
+  std::vector<double> step_sizes;
+  std::vector<std::int64_t> steps;  // where to predict (the spectra step axis)
   std::vector<ConstMatrixMap> initial;
 };
 
@@ -48,8 +49,8 @@ class GradientSource {
   void gradient(const std::vector<MatrixView>& points, std::vector<MatrixView>& grads) const {
     if (oracle_ == nullptr) throw std::runtime_error("no gradient oracle available in this context");
     ErrorBuffer error{};
-    if (oracle_->gradient(oracle_->context, points.data(), grads.data(),
-                          static_cast<std::uint32_t>(points.size()), &error) != 0) {
+    if (oracle_->gradient(oracle_->context, points.data(), grads.data(), static_cast<std::uint32_t>(points.size()),
+                          &error) != 0) {
       throw std::runtime_error(std::string("gradient oracle: ") + error.message);
     }
   }
@@ -141,8 +142,7 @@ inline NameInfo name_info(const ScalarSpec& s) { return {s.name.c_str(), s.unit.
 
 inline void emit_all(ArraySink* sink, const std::vector<NamedArray>& arrays, const char* unit = "") {
   for (const NamedArray& a : arrays) {
-    sink->emit(sink->context, a.name.c_str(), a.value.data(), a.value.rows(), a.value.cols(), unit,
-               a.doc.c_str());
+    sink->emit(sink->context, a.name.c_str(), a.value.data(), a.value.rows(), a.value.cols(), unit, a.doc.c_str());
   }
 }
 
@@ -150,8 +150,7 @@ template <class T>
 class ProblemAdapter final : public ProblemAbi {
  public:
   ProblemAdapter(const Params& params, const CreateContext& context)
-      : impl_(params, context), blocks_(impl_.blocks()), metrics_(impl_.metrics()),
-        observables_(impl_.observables()) {}
+      : impl_(params, context), blocks_(impl_.blocks()), metrics_(impl_.metrics()), observables_(impl_.observables()) {}
 
   std::uint32_t num_blocks() const noexcept override { return static_cast<std::uint32_t>(blocks_.size()); }
   BlockInfo block(std::uint32_t i) const noexcept override {
@@ -160,9 +159,7 @@ class ProblemAdapter final : public ProblemAbi {
   }
   std::uint32_t num_metrics() const noexcept override { return static_cast<std::uint32_t>(metrics_.size()); }
   NameInfo metric(std::uint32_t i) const noexcept override { return name_info(metrics_[i]); }
-  std::uint32_t num_observables() const noexcept override {
-    return static_cast<std::uint32_t>(observables_.size());
-  }
+  std::uint32_t num_observables() const noexcept override { return static_cast<std::uint32_t>(observables_.size()); }
   NameInfo observable(std::uint32_t i) const noexcept override { return name_info(observables_[i]); }
 
   int initialize(MatrixView* params, std::uint32_t count, ErrorBuffer* error) noexcept override {
@@ -170,18 +167,17 @@ class ProblemAdapter final : public ProblemAbi {
   }
   int evaluate(const MatrixView* params, MatrixView* grads, std::uint32_t count, const EvalContext* context,
                double* loss, double* metrics, ErrorBuffer* error) noexcept override {
-    return guarded(error, [&] {
-      *loss = impl_.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics, *context);
-    });
+    return guarded(
+        error, [&] { *loss = impl_.evaluate(ConstBlocks(params, count), Blocks(grads, count), metrics, *context); });
   }
   int instance(ArraySink* sink, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] { emit_all(sink, impl_.instance()); });
   }
-  int observe(const MatrixView* params, std::uint32_t count, ArraySink* sink,
-              ErrorBuffer* error) noexcept override {
+  int observe(const MatrixView* params, std::uint32_t count, ArraySink* sink, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] {
       std::vector<Vector> values = impl_.observe(ConstBlocks(params, count));
-      if (values.size() != observables_.size()) throw std::runtime_error("observe() returned a different number of values than observables() declares");
+      if (values.size() != observables_.size())
+        throw std::runtime_error("observe() returned a different number of values than observables() declares");
       for (std::size_t i = 0; i < values.size(); ++i) {
         sink->emit(sink->context, observables_[i].name.c_str(), values[i].data(), 1, values[i].size(),
                    observables_[i].unit.c_str(), observables_[i].doc.c_str());
@@ -190,9 +186,11 @@ class ProblemAdapter final : public ProblemAbi {
   }
   int predict(const TheoryRequestAbi* r, ArraySink* sink, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] {
-      TheoryRequest request{r->optimizer, Params(r->optimizer_params),
+      TheoryRequest request{r->optimizer,
+                            Params(r->optimizer_params),
                             std::vector<double>(r->step_sizes, r->step_sizes + r->num_step_sizes),
-                            std::vector<std::int64_t>(r->steps, r->steps + r->num_steps), {}};
+                            std::vector<std::int64_t>(r->steps, r->steps + r->num_steps),
+                            {}};
       for (std::uint32_t i = 0; i < r->num_blocks; ++i) {
         request.initial.emplace_back(r->initial[i].data, r->initial[i].rows, r->initial[i].cols);
       }
@@ -228,9 +226,7 @@ class OptimizerAdapter final : public OptimizerAbi {
       impl_.step(iteration, Blocks(params, count), ConstBlocks(grads, count), GradientSource(oracle));
     });
   }
-  std::uint32_t num_diagnostics() const noexcept override {
-    return static_cast<std::uint32_t>(diagnostics_.size());
-  }
+  std::uint32_t num_diagnostics() const noexcept override { return static_cast<std::uint32_t>(diagnostics_.size()); }
   NameInfo diagnostic(std::uint32_t i) const noexcept override { return name_info(diagnostics_[i]); }
   int read_diagnostics(double* values, ErrorBuffer* error) noexcept override {
     return guarded(error, [&] { impl_.read_diagnostics(values); });
@@ -280,9 +276,9 @@ struct AdapterFor {
   using type = std::conditional_t<
       std::is_base_of<Problem, T>::value, ProblemAdapter<T>,
       std::conditional_t<std::is_base_of<Optimizer, T>::value, OptimizerAdapter<T>, OrthogonalizerAdapter<T>>>;
-  using abi = std::conditional_t<
-      std::is_base_of<Problem, T>::value, ProblemAbi,
-      std::conditional_t<std::is_base_of<Optimizer, T>::value, OptimizerAbi, OrthogonalizerAbi>>;
+  using abi =
+      std::conditional_t<std::is_base_of<Problem, T>::value, ProblemAbi,
+                         std::conditional_t<std::is_base_of<Optimizer, T>::value, OptimizerAbi, OrthogonalizerAbi>>;
   static constexpr const char* kind = std::is_base_of<Problem, T>::value     ? "problem"
                                       : std::is_base_of<Optimizer, T>::value ? "optimizer"
                                                                              : "orthogonalizer";
@@ -311,7 +307,7 @@ void destroy(void* object) noexcept {
 #endif
 
 // Compiler, C++ library, Boost, Eigen, scalar type and build type of this translation unit.
-#define MUONLAB_BUILD_TAG                                                                  \
+#define MUONLAB_BUILD_TAG \
   "gcc-compatible " __VERSION__ "; libstdc++ " MUONLAB_STRINGIFY(__GLIBCXX__) "; boost " \
   MUONLAB_STRINGIFY(BOOST_VERSION) "; eigen " MUONLAB_STRINGIFY(EIGEN_WORLD_VERSION) "." \
   MUONLAB_STRINGIFY(EIGEN_MAJOR_VERSION) "." MUONLAB_STRINGIFY(EIGEN_MINOR_VERSION)     \
@@ -321,31 +317,29 @@ void destroy(void* object) noexcept {
 }  // namespace muonlab
 
 // Exports the three aliases of a plugin library. PARAMS is a ParamSpec array in scope.
-#define MUONLAB_PLUGIN(CLASS, NAME, VERSION, SUMMARY, PARAMS)                                  \
-  namespace muonlab_plugin_exports {                                                           \
-  const ::muonlab::PluginDescriptor* descriptor() {                                   \
-    static const ::muonlab::PluginDescriptor d{                                                \
-        ::muonlab::kAbiMajor,                                                                  \
-        ::muonlab::kAbiMinor,                                                                  \
-        ::muonlab::detail::AdapterFor<CLASS>::kind,                                            \
-        NAME,                                                                                  \
-        VERSION,                                                                               \
-        SUMMARY,                                                                               \
-        MUONLAB_BUILD_TAG,                                                                     \
-        PARAMS,                                                                                \
-        static_cast<std::uint32_t>(sizeof(PARAMS) / sizeof(PARAMS[0]))};                       \
-    return &d;                                                                                 \
-  }                                                                                            \
-  void* create(const ::muonlab::ParamSet* p, const ::muonlab::CreateContext* c,                \
-               ::muonlab::ErrorBuffer* e) {                                                    \
-    return ::muonlab::detail::create<CLASS>(p, c, e);                                          \
-  }                                                                                            \
-  void destroy(void* o) { ::muonlab::detail::destroy<CLASS>(o); }                              \
-  static_assert(std::is_same<decltype(descriptor), ::muonlab::DescriptorFn>::value &&           \
-                    std::is_same<decltype(create), ::muonlab::CreateFn>::value &&              \
-                    std::is_same<decltype(destroy), ::muonlab::DestroyFn>::value,              \
-                "exported signatures must match muonlab/abi.hpp");                             \
-  }                                                                                            \
-  BOOST_DLL_ALIAS(muonlab_plugin_exports::descriptor, muonlab_plugin_descriptor)               \
-  BOOST_DLL_ALIAS(muonlab_plugin_exports::create, muonlab_plugin_create)                       \
+#define MUONLAB_PLUGIN(CLASS, NAME, VERSION, SUMMARY, PARAMS)                                                   \
+  namespace muonlab_plugin_exports {                                                                            \
+  const ::muonlab::PluginDescriptor* descriptor() {                                                             \
+    static const ::muonlab::PluginDescriptor d{::muonlab::kAbiMajor,                                            \
+                                               ::muonlab::kAbiMinor,                                            \
+                                               ::muonlab::detail::AdapterFor<CLASS>::kind,                      \
+                                               NAME,                                                            \
+                                               VERSION,                                                         \
+                                               SUMMARY,                                                         \
+                                               MUONLAB_BUILD_TAG,                                               \
+                                               PARAMS,                                                          \
+                                               static_cast<std::uint32_t>(sizeof(PARAMS) / sizeof(PARAMS[0]))}; \
+    return &d;                                                                                                  \
+  }                                                                                                             \
+  void* create(const ::muonlab::ParamSet* p, const ::muonlab::CreateContext* c, ::muonlab::ErrorBuffer* e) {    \
+    return ::muonlab::detail::create<CLASS>(p, c, e);                                                           \
+  }                                                                                                             \
+  void destroy(void* o) { ::muonlab::detail::destroy<CLASS>(o); }                                               \
+  static_assert(std::is_same<decltype(descriptor), ::muonlab::DescriptorFn>::value &&                           \
+                    std::is_same<decltype(create), ::muonlab::CreateFn>::value &&                               \
+                    std::is_same<decltype(destroy), ::muonlab::DestroyFn>::value,                               \
+                "exported signatures must match muonlab/abi.hpp");                                              \
+  }                                                                                                             \
+  BOOST_DLL_ALIAS(muonlab_plugin_exports::descriptor, muonlab_plugin_descriptor)                                \
+  BOOST_DLL_ALIAS(muonlab_plugin_exports::create, muonlab_plugin_create)                                        \
   BOOST_DLL_ALIAS(muonlab_plugin_exports::destroy, muonlab_plugin_destroy)

@@ -50,9 +50,7 @@ class Blocks {
  public:
   Blocks(MatrixView* views, std::size_t count) : views_(views), count_(count) {}
   std::size_t size() const { return count_; }
-  MatrixMap operator[](std::size_t i) const {
-    return MatrixMap(views_[i].data, views_[i].rows, views_[i].cols);
-  }
+  MatrixMap operator[](std::size_t i) const { return MatrixMap(views_[i].data, views_[i].rows, views_[i].cols); }
 
  private:
   MatrixView* views_;

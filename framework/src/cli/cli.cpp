@@ -31,7 +31,8 @@ constexpr int kExitCellsFailed = 1;
 constexpr int kExitBadInput = 2;
 
 const char* kUsage =
-    "muonlab " MUONLAB_VERSION " - matrix-aware optimizers against theory\n"
+    "muonlab " MUONLAB_VERSION
+    " - matrix-aware optimizers against theory\n"
     "\n"
     "usage: muonlab <command> [options]\n"
     "\n"
@@ -69,9 +70,15 @@ std::string range_text(const ParamSpec& p) {
   if (std::isinf(p.low) && std::isinf(p.high)) return "";
   std::ostringstream out;
   out << ((p.flags & kParamLowExclusive) ? "(" : "[");
-  if (std::isinf(p.low)) out << "-inf"; else out << p.low;
+  if (std::isinf(p.low))
+    out << "-inf";
+  else
+    out << p.low;
   out << ", ";
-  if (std::isinf(p.high)) out << "inf"; else out << p.high;
+  if (std::isinf(p.high))
+    out << "inf";
+  else
+    out << p.high;
   out << ((p.flags & kParamHighExclusive) ? ")" : "]");
   return out.str();
 }
@@ -85,7 +92,8 @@ int command_list(const std::vector<std::string>& args) {
   if (!args.empty()) {
     kind = kind_of_listing(args[0]);
     if (!kind) {
-      std::cerr << "muonlab list: unknown plugin kind '" << args[0] << "'; use problems, optimizers or orthogonalizers\n";
+      std::cerr << "muonlab list: unknown plugin kind '" << args[0]
+                << "'; use problems, optimizers or orthogonalizers\n";
       return kExitBadInput;
     }
   }
@@ -97,7 +105,8 @@ int command_list(const std::vector<std::string>& args) {
     for (const PluginInfo& p : registry.plugins()) {
       if (p.kind != k) continue;
       std::cout << "  " << std::left << std::setw(22) << p.name << " " << p.summary << "\n"
-                << "  " << std::setw(22) << "" << " " << p.library << " (v" << p.version << ")\n";
+                << "  " << std::setw(22) << ""
+                << " " << p.library << " (v" << p.version << ")\n";
     }
   }
   if (registry.plugins().empty()) {
@@ -218,8 +227,10 @@ int command_run(const std::vector<std::string>& argv) {
   std::string output, shard;
   bool resume = false, overwrite = false, dry_run = false, quiet = false;
   po::options_description visible = grid_options(args);
-  visible.add_options()("output,o", po::value<std::string>(&output), "result file (default: the grid's output, or results/<name>.h5)")(
-      "jobs,j", po::value<int>(&options.jobs)->default_value(1), "cells run in parallel, in N worker processes; BLAS threads per cell = cores / N")(
+  visible.add_options()("output,o", po::value<std::string>(&output),
+                        "result file (default: the grid's output, or results/<name>.h5)")(
+      "jobs,j", po::value<int>(&options.jobs)->default_value(1),
+      "cells run in parallel, in N worker processes; BLAS threads per cell = cores / N")(
       "shard", po::value<std::string>(&shard), "run the deterministic part i/N of the cells (0 <= i < N)")(
       "resume", po::bool_switch(&resume), "skip cells already complete in the output, re-run the others")(
       "overwrite", po::bool_switch(&overwrite), "replace an existing output file")(
@@ -233,7 +244,8 @@ int command_run(const std::vector<std::string>& argv) {
     return exit_code;
   }
   if (resume && overwrite) throw InputError("--resume and --overwrite exclude each other");
-  if (options.jobs < 1) throw InputError("-j " + std::to_string(options.jobs) + ": the number of parallel cells must be at least 1");
+  if (options.jobs < 1)
+    throw InputError("-j " + std::to_string(options.jobs) + ": the number of parallel cells must be at least 1");
   if (!shard.empty()) parse_shard(shard, options);
 
   Registry registry;
@@ -249,7 +261,8 @@ int command_run(const std::vector<std::string>& argv) {
     const auto optimizers = cell_labels(grid, false);
     for (std::size_t i = 0; i < grid.cells.size(); ++i) {
       if (std::find(cells.begin(), cells.end(), &grid.cells[i]) == cells.end()) continue;
-      std::cout << grid.cells[i].id << "  " << problems[i] << "  |  " << optimizers[i] << "  seed " << grid.cells[i].seed << "\n";
+      std::cout << grid.cells[i].id << "  " << problems[i] << "  |  " << optimizers[i] << "  seed "
+                << grid.cells[i].seed << "\n";
     }
     std::cout << cells.size() << " cells would run, output " << options.output << "\n";
     return kExitOk;
@@ -264,8 +277,8 @@ int command_bench_orth(const std::vector<std::string>& argv) {
   BenchOrthOptions options;
   int threads = blas_threads_for(1);
   po::options_description visible;
-  visible.add_options()("help,h", "show this help")(
-      "shapes", po::value<std::string>(&shapes)->default_value(shapes), "matrix shapes ROWSxCOLS, comma-separated")(
+  visible.add_options()("help,h", "show this help")("shapes", po::value<std::string>(&shapes)->default_value(shapes),
+                                                    "matrix shapes ROWSxCOLS, comma-separated")(
       "spectra", po::value<std::string>(&spectra)->default_value(spectra),
       "matrix kinds: geometric:KAPPA (singular values 1..1/KAPPA), gaussian, lowrank:RANK (+1e-3 noise)")(
       "orthogonalizers", po::value<std::string>(&methods), "comma-separated names (default: all registered)")(
@@ -292,7 +305,8 @@ int command_bench_orth(const std::vector<std::string>& argv) {
   for (const std::string& name : options.orthogonalizers) {
     if (registry.info(PluginKind::Orthogonalizer, name) == nullptr) {
       std::string available;
-      for (const std::string& n : registry.names(PluginKind::Orthogonalizer)) available += (available.empty() ? "" : ", ") + n;
+      for (const std::string& n : registry.names(PluginKind::Orthogonalizer))
+        available += (available.empty() ? "" : ", ") + n;
       throw InputError("--orthogonalizers: unknown orthogonalizer '" + name + "'; available: " + available);
     }
   }
@@ -311,10 +325,11 @@ int command_bench_step(const std::vector<std::string>& argv) {
               methods = "gd,adam,muon+svd,muon+ns5";
   BenchStepOptions options;
   po::options_description visible;
-  visible.add_options()("help,h", "show this help")(
-      "sizes", po::value<std::string>(&sizes)->default_value(sizes), "MxNxR, comma-separated (k = R, asymmetric)")(
+  visible.add_options()("help,h", "show this help")("sizes", po::value<std::string>(&sizes)->default_value(sizes),
+                                                    "MxNxR, comma-separated (k = R, asymmetric)")(
       "targets", po::value<std::string>(&targets)->default_value(targets), "dense and/or factored")(
-      "methods", po::value<std::string>(&methods)->default_value(methods), "optimizers; muon+ORTH picks muon's orthogonalizer")(
+      "methods", po::value<std::string>(&methods)->default_value(methods),
+      "optimizers; muon+ORTH picks muon's orthogonalizer")(
       "threads", po::value<std::string>(&threads)->default_value(threads), "OpenBLAS thread counts to measure")(
       "warmup", po::value<int>(&options.warmup)->default_value(options.warmup), "untimed calls before timing")(
       "reps", po::value<int>(&options.repetitions)->default_value(options.repetitions), "timed calls per row")(
@@ -331,7 +346,8 @@ int command_bench_step(const std::vector<std::string>& argv) {
   const auto words = [](const std::string& text) {
     std::vector<std::string> out;
     std::stringstream in(text);
-    for (std::string w; std::getline(in, w, ',');) if (!w.empty()) out.push_back(w);
+    for (std::string w; std::getline(in, w, ',');)
+      if (!w.empty()) out.push_back(w);
     return out;
   };
   options.targets = words(targets);
@@ -359,7 +375,8 @@ int dispatch(const std::string& command, const std::vector<std::string>& rest) {
   if (command == "validate") return command_validate(rest);
   if (command == "list") return command_list(rest);
   if (command == "describe") return command_describe(rest);
-  const std::string suggestion = closest_name(command, {"run", "validate", "list", "describe", "bench-orth", "bench-step"});
+  const std::string suggestion =
+      closest_name(command, {"run", "validate", "list", "describe", "bench-orth", "bench-step"});
   std::cerr << "muonlab: unknown command '" << command << "'"
             << (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") << "\n\n"
             << kUsage;

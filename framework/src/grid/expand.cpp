@@ -69,7 +69,8 @@ std::vector<Dimension> dimensions(const std::vector<AxisSlot>& slots, const std:
       if (slots[s].length == dimension.length) continue;
       std::string lengths;
       for (std::size_t t : dimension.slots) {
-        lengths += (lengths.empty() ? "" : ", ") + slots[t].name + " has " + std::to_string(slots[t].length) + " values";
+        lengths +=
+            (lengths.empty() ? "" : ", ") + slots[t].name + " has " + std::to_string(slots[t].length) + " values";
       }
       places.fail(zip.node, "this zip entry pairs axes of different lengths for " + pair + ": " + lengths +
                                 "; zipped axes must have equal lengths");
@@ -169,14 +170,16 @@ CellConfig finish_cell(PendingCell& pending) {
            places.where(c.optimizer_alternative->node);
   };
   if (cell.canonical != earlier_cell.canonical) {
-    places.fail(pending.optimizer_alternative->node,
-                "two different cells hash to the same id " + cell.id + ": " + cell.canonical + " and " +
-                    earlier_cell.canonical + "; change a parameter slightly to separate them");
+    places.fail(pending.optimizer_alternative->node, "two different cells hash to the same id " + cell.id + ": " +
+                                                         cell.canonical + " and " + earlier_cell.canonical +
+                                                         "; change a parameter slightly to separate them");
   }
   places.fail(pending.optimizer_alternative->node,
               "duplicate cell " + cell.id + ": the same configuration comes from " + origin(earlier) + " and from " +
-                  origin(pending) + " (look for repeated alternatives or sweep values, or a value equal to a "
-                  "default); configuration: " + cell.canonical);
+                  origin(pending) +
+                  " (look for repeated alternatives or sweep values, or a value equal to a "
+                  "default); configuration: " +
+                  cell.canonical);
 }
 
 }  // namespace
@@ -216,9 +219,8 @@ void check_zip_names(const std::vector<ZipGroup>& zips, const std::vector<Altern
 }
 
 std::vector<CellConfig> expand_cells(const std::vector<Alternative>& problems,
-                                     const std::vector<Alternative>& optimizers,
-                                     const std::vector<ZipGroup>& zips, const std::vector<std::int64_t>& seeds,
-                                     const Places& places) {
+                                     const std::vector<Alternative>& optimizers, const std::vector<ZipGroup>& zips,
+                                     const std::vector<std::int64_t>& seeds, const Places& places) {
   std::vector<PendingCell> pending;
   for (std::size_t p = 0; p < problems.size(); ++p) {
     for (std::size_t o = 0; o < optimizers.size(); ++o) {

@@ -23,7 +23,7 @@ namespace muonlab::grid_detail {
 struct Alternative {
   PluginKind kind = PluginKind::Problem;
   ResolvedParams resolved;
-  YAML::Node node;                // the alternative as written (for messages)
+  YAML::Node node;  // the alternative as written (for messages)
 };
 
 // One `zip` entry: axis names normalized to "problem.<param>" / "optimizer.<param>".
@@ -39,8 +39,7 @@ void check_zip_names(const std::vector<ZipGroup>& zips, const std::vector<Altern
                      const std::vector<Alternative>& optimizers, const Places& places);
 
 std::vector<CellConfig> expand_cells(const std::vector<Alternative>& problems,
-                                     const std::vector<Alternative>& optimizers,
-                                     const std::vector<ZipGroup>& zips, const std::vector<std::int64_t>& seeds,
-                                     const Places& places);
+                                     const std::vector<Alternative>& optimizers, const std::vector<ZipGroup>& zips,
+                                     const std::vector<std::int64_t>& seeds, const Places& places);
 
 }  // namespace muonlab::grid_detail

@@ -26,11 +26,11 @@ using grid_detail::Entry;
 using grid_detail::Places;
 using grid_detail::ZipGroup;
 
-const std::vector<std::string> kTopLevelKeys = {"name", "description", "output", "seeds", "stop",
-                                                "record", "problem", "optimizer", "zip"};
+const std::vector<std::string> kTopLevelKeys = {"name",   "description", "output",    "seeds", "stop",
+                                                "record", "problem",     "optimizer", "zip"};
 const std::vector<std::string> kStopKeys = {"max_iters", "tol", "metric", "max_seconds", "divergence_factor"};
-const std::vector<std::string> kRecordKeys = {"every", "spectra", "spectra_every", "spectra_per_decade",
-                                              "spectra_exact", "spectra_of", "final", "orth_quality"};
+const std::vector<std::string> kRecordKeys = {"every",         "spectra",    "spectra_every", "spectra_per_decade",
+                                              "spectra_exact", "spectra_of", "final",         "orth_quality"};
 const std::vector<std::string> kSpectraKinds = {"iterate", "grad", "update"};
 const std::vector<std::string> kAlternativeKeys = {"name", "params"};
 
@@ -65,7 +65,8 @@ class GridReader {
 
     grid.name = grid_detail::read_string(required(entries, "name", root, "the grid's name").value, "name", places_);
     if (grid.name.empty()) places_.fail(root, "name: the grid's name must not be empty");
-    if (const Entry* e = find(entries, "description")) grid.description = grid_detail::read_string(e->value, "description", places_);
+    if (const Entry* e = find(entries, "description"))
+      grid.description = grid_detail::read_string(e->value, "description", places_);
     if (const Entry* e = find(entries, "output")) grid.output = grid_detail::read_string(e->value, "output", places_);
     const std::vector<std::int64_t> seeds = read_seeds(find(entries, "seeds"));
     if (const Entry* e = find(entries, "stop")) grid.stop = read_stop(e->value);
@@ -73,8 +74,8 @@ class GridReader {
 
     const std::vector<Alternative> problems =
         read_alternatives(PluginKind::Problem, required(entries, "problem", root, "{name: ..., params: {...}}").value);
-    const std::vector<Alternative> optimizers =
-        read_alternatives(PluginKind::Optimizer, required(entries, "optimizer", root, "{name: ..., params: {...}}").value);
+    const std::vector<Alternative> optimizers = read_alternatives(
+        PluginKind::Optimizer, required(entries, "optimizer", root, "{name: ..., params: {...}}").value);
     std::vector<ZipGroup> zips;
     if (const Entry* e = find(entries, "zip")) zips = read_zips(e->value);
     grid_detail::check_zip_names(zips, problems, optimizers, places_);
@@ -107,8 +108,8 @@ class GridReader {
       return seeds;
     }
     if (!node.IsSequence() || node.size() == 0) {
-      places_.fail(node, "seeds: expected a non-empty list of integers or a count, got " +
-                             grid_detail::describe_node(node));
+      places_.fail(node,
+                   "seeds: expected a non-empty list of integers or a count, got " + grid_detail::describe_node(node));
     }
     std::vector<std::int64_t> seeds;
     for (const YAML::Node& element : node) {
@@ -152,8 +153,8 @@ class GridReader {
   double at_least(const YAML::Node& node, const std::string& what, double low) const {
     const double value = grid_detail::read_real(node, what, places_);
     if (value < low) {
-      places_.fail(node, what + " must be >= " + grid_detail::format_number(low) + ", got " +
-                             grid_detail::format_number(value));
+      places_.fail(
+          node, what + " must be >= " + grid_detail::format_number(low) + ", got " + grid_detail::format_number(value));
     }
     return value;
   }
@@ -161,7 +162,8 @@ class GridReader {
   std::int64_t positive_integer(const YAML::Node& node, const std::string& what, std::int64_t high) const {
     const std::int64_t value = grid_detail::read_integer(node, what, places_);
     if (value < 1) places_.fail(node, what + " must be >= 1, got " + std::to_string(value));
-    if (value > high) places_.fail(node, what + " must be <= " + std::to_string(high) + ", got " + std::to_string(value));
+    if (value > high)
+      places_.fail(node, what + " must be <= " + std::to_string(high) + ", got " + std::to_string(value));
     return value;
   }
 
@@ -201,8 +203,10 @@ class GridReader {
     } else if (node.IsSequence() && node.size() > 0) {
       for (const YAML::Node& item : node) items.push_back(item);
     } else {
-      places_.fail(node, what + ": expected a non-empty list drawn from iterate, grad, update (spectra: off "
-                                "records none), got " + grid_detail::describe_node(node));
+      places_.fail(node, what +
+                             ": expected a non-empty list drawn from iterate, grad, update (spectra: off "
+                             "records none), got " +
+                             grid_detail::describe_node(node));
     }
     record.spectra_of_iterate = record.spectra_of_grad = record.spectra_of_update = false;
     for (const YAML::Node& item : items) {
@@ -292,8 +296,8 @@ class GridReader {
         }
       }
     }
-    places_.fail(node, "zip: axis names are problem.<param> or optimizer.<param>, got " +
-                           grid_detail::describe_node(node));
+    places_.fail(node,
+                 "zip: axis names are problem.<param> or optimizer.<param>, got " + grid_detail::describe_node(node));
   }
 
   Places& places_;
@@ -314,8 +318,8 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-Grid parse_grid(const std::string& yaml_text, const std::string& source_name,
-                const std::vector<std::string>& overrides, const SchemaSource& schemas) {
+Grid parse_grid(const std::string& yaml_text, const std::string& source_name, const std::vector<std::string>& overrides,
+                const SchemaSource& schemas) {
   Grid grid;
   grid.source_path = source_name;
   grid.yaml_text = yaml_text;

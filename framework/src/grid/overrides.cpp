@@ -24,9 +24,7 @@ struct Override {
   throw InputError("--set " + text + ": " + message);
 }
 
-bool is_name_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
-}
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-'; }
 
 PathStep parse_step(const std::string& text, const std::string& step) {
   static const std::string kShape = "each part of the key is a name, optionally with an index: optimizer[1]";
@@ -91,8 +89,9 @@ YAML::Node element(YAML::Node container, std::size_t index, const Override& item
   if (container.IsMap() && index == 0) return container;
   if (!container.IsSequence() || index >= container.size()) {
     const std::string count = container.IsSequence() ? std::to_string(container.size()) : "1";
-    throw InputError(item.label + ": '" + path_text(item.path, depth) + "' does not exist: '" + item.path[depth - 1].name +
-                     "' has " + count + " entr" + (count == "1" ? "y" : "ies") + " (indices start at 0)");
+    throw InputError(item.label + ": '" + path_text(item.path, depth) + "' does not exist: '" +
+                     item.path[depth - 1].name + "' has " + count + " entr" + (count == "1" ? "y" : "ies") +
+                     " (indices start at 0)");
   }
   return container[index];
 }
@@ -106,7 +105,8 @@ void assign(YAML::Node target, const Override& item, Places& places) {
   }
   const YAML::Node existing = static_cast<const YAML::Node&>(target)[step.name];
   if (!existing.IsDefined()) {
-    throw InputError(item.label + ": '" + path_text(item.path, item.path.size() - 1) + "' has no '" + step.name + "' to index");
+    throw InputError(item.label + ": '" + path_text(item.path, item.path.size() - 1) + "' has no '" + step.name +
+                     "' to index");
   }
   if (existing.IsMap() && *step.index == 0) {
     target[step.name] = load_value(item, places);
@@ -145,9 +145,9 @@ void apply_one(YAML::Node& root, const Override& item, Places& places) {
     for (const YAML::Node& target : targets) {
       if (!target.IsMap()) {
         const std::string where = depth == 0 ? "the grid file" : "'" + path_text(item.path, depth) + "'";
-        throw InputError(item.label + ": " + where + " is " + describe_node(target) +
-                         ", not a map, so it has no '" + item.path[depth].name +
-                         "'; set it as a whole instead, e.g. --set " + path_text(item.path, depth) + "={...}");
+        throw InputError(item.label + ": " + where + " is " + describe_node(target) + ", not a map, so it has no '" +
+                         item.path[depth].name + "'; set it as a whole instead, e.g. --set " +
+                         path_text(item.path, depth) + "={...}");
       }
       if (depth + 1 == item.path.size()) {
         assign(target, item, places);

@@ -41,13 +41,9 @@ std::string bound_text(double bound) {
   return format_number(bound);
 }
 
-bool low_exclusive(const ParamSpec& spec) {
-  return (spec.flags & kParamLowExclusive) != 0 || std::isinf(spec.low);
-}
+bool low_exclusive(const ParamSpec& spec) { return (spec.flags & kParamLowExclusive) != 0 || std::isinf(spec.low); }
 
-bool high_exclusive(const ParamSpec& spec) {
-  return (spec.flags & kParamHighExclusive) != 0 || std::isinf(spec.high);
-}
+bool high_exclusive(const ParamSpec& spec) { return (spec.flags & kParamHighExclusive) != 0 || std::isinf(spec.high); }
 
 std::string range_text(const ParamSpec& spec) {
   return std::string(low_exclusive(spec) ? "(" : "[") + bound_text(spec.low) + ", " + bound_text(spec.high) +
@@ -87,9 +83,7 @@ std::optional<double> as_integer(double value) {
 
 }  // namespace
 
-std::string plugin_label(const PluginDescriptor& plugin) {
-  return std::string(plugin.kind) + " '" + plugin.name + "'";
-}
+std::string plugin_label(const PluginDescriptor& plugin) { return std::string(plugin.kind) + " '" + plugin.name + "'"; }
 
 const PluginDescriptor& ParamResolver::find_plugin(PluginKind kind, const YAML::Node& name) const {
   const std::string kind_text = to_string(kind);
@@ -105,13 +99,13 @@ const PluginDescriptor& ParamResolver::find_plugin(PluginKind kind, const YAML::
   places_.fail(name, message);
 }
 
-ResolvedParams ParamResolver::resolve(const PluginDescriptor& plugin, const YAML::Node& params,
-                                      const YAML::Node& owner, bool allow_sweeps,
-                                      const std::string& no_sweep_hint) {
+ResolvedParams ParamResolver::resolve(const PluginDescriptor& plugin, const YAML::Node& params, const YAML::Node& owner,
+                                      bool allow_sweeps, const std::string& no_sweep_hint) {
   ResolvedParams out;
   out.plugin = &plugin;
   std::vector<Entry> entries;
-  if (params.IsDefined() && !params.IsNull()) entries = map_entries(params, "the params of " + plugin_label(plugin), places_);
+  if (params.IsDefined() && !params.IsNull())
+    entries = map_entries(params, "the params of " + plugin_label(plugin), places_);
 
   std::vector<std::string> declared;
   for (std::uint32_t i = 0; i < plugin.num_params; ++i) declared.emplace_back(plugin.params[i].name);
@@ -132,15 +126,15 @@ ResolvedParams ParamResolver::resolve(const PluginDescriptor& plugin, const YAML
   }
   for (std::uint32_t i = 0; i < plugin.num_params; ++i) {
     if (find_entry(entries, plugin.params[i].name) == nullptr) {
-      out.params.push_back(resolve_default(plugin, plugin.params[i], params.IsDefined() && params.IsMap() ? params : owner));
+      out.params.push_back(
+          resolve_default(plugin, plugin.params[i], params.IsDefined() && params.IsMap() ? params : owner));
     }
   }
   return out;
 }
 
-ComponentConfig ParamResolver::resolve_single(PluginKind kind, const YAML::Node& name,
-                                              const YAML::Node& params, const YAML::Node& owner,
-                                              const std::string& no_sweep_hint) {
+ComponentConfig ParamResolver::resolve_single(PluginKind kind, const YAML::Node& name, const YAML::Node& params,
+                                              const YAML::Node& owner, const std::string& no_sweep_hint) {
   const PluginDescriptor& plugin = find_plugin(kind, name);
   ComponentConfig component;
   component.kind = kind;
@@ -151,9 +145,8 @@ ComponentConfig ParamResolver::resolve_single(PluginKind kind, const YAML::Node&
   return component;
 }
 
-ParamValues ParamResolver::resolve_entry(const PluginDescriptor& plugin, const ParamSpec& spec,
-                                         const Entry& entry, bool allow_sweeps,
-                                         const std::string& no_sweep_hint) {
+ParamValues ParamResolver::resolve_entry(const PluginDescriptor& plugin, const ParamSpec& spec, const Entry& entry,
+                                         bool allow_sweeps, const std::string& no_sweep_hint) {
   ParamValues out;
   out.name = spec.name;
   out.node = entry.value;
@@ -229,8 +222,8 @@ std::vector<ParamData> ParamResolver::read_spaced(const PluginDescriptor& plugin
   }
   const YAML::Node& body = sweep.value;
   if (!body.IsSequence() || body.size() != 3) {
-    places_.fail(body, label + ": " + form + " takes the first value, the last value and the count, got " +
-                           describe_node(body));
+    places_.fail(
+        body, label + ": " + form + " takes the first value, the last value and the count, got " + describe_node(body));
   }
   const double first = read_real(body[0], label + " " + sweep.name + " start", places_);
   const double last = read_real(body[1], label + " " + sweep.name + " end", places_);
@@ -240,8 +233,8 @@ std::vector<ParamData> ParamResolver::read_spaced(const PluginDescriptor& plugin
                               std::to_string(kMaxSpacedCount) + ", got " + std::to_string(count));
   }
   if (logarithmic && (first <= 0 || last <= 0)) {
-    places_.fail(body, label + ": logspace endpoints are values and must be > 0, got [" + format_number(first) +
-                           ", " + format_number(last) + "]");
+    places_.fail(body, label + ": logspace endpoints are values and must be > 0, got [" + format_number(first) + ", " +
+                           format_number(last) + "]");
   }
   // Spacing is computed from the endpoint values, and the endpoints are reproduced exactly,
   // so logspace [1, 1000, 4] is exactly 1, 10, 100, 1000.
@@ -335,9 +328,7 @@ ParamData ParamResolver::read_value(const PluginDescriptor& plugin, const ParamS
       data.number = *value ? 1.0 : 0.0;
       break;
     }
-    case ParamType::String:
-      data.text = text;
-      break;
+    case ParamType::String: data.text = text; break;
     case ParamType::Choice: {
       const std::vector<std::string> choices = split_choices(spec.choices);
       bool valid = false;
@@ -352,8 +343,7 @@ ParamData ParamResolver::read_value(const PluginDescriptor& plugin, const ParamS
       break;
     }
     case ParamType::RealList:
-    case ParamType::Orthogonalizer:
-      wrong_type();
+    case ParamType::Orthogonalizer: wrong_type();
   }
   return data;
 }

@@ -18,7 +18,7 @@ struct ParamValues {
   std::string name;
   std::vector<ParamData> values;  // one value, or the axis' values in order
   bool is_axis = false;
-  YAML::Node node;                // the value as written (undefined when it is the default)
+  YAML::Node node;  // the value as written (undefined when it is the default)
 };
 
 // A plugin with its parameters as written in one place of the grid.
@@ -50,8 +50,7 @@ class ParamResolver {
                             bool allow_sweeps, const std::string& no_sweep_hint);
   ParamValues resolve_default(const PluginDescriptor& plugin, const ParamSpec& spec, const YAML::Node& owner);
 
-  std::vector<ParamData> read_sweep(const PluginDescriptor& plugin, const ParamSpec& spec,
-                                    const Entry& sweep);
+  std::vector<ParamData> read_sweep(const PluginDescriptor& plugin, const ParamSpec& spec, const Entry& sweep);
   std::vector<ParamData> read_spaced(const PluginDescriptor& plugin, const ParamSpec& spec, const Entry& sweep,
                                      bool logarithmic);
   ParamData read_value(const PluginDescriptor& plugin, const ParamSpec& spec, const YAML::Node& node);

@@ -30,9 +30,7 @@ std::string mark_text(const std::string& source, const YAML::Mark& mark) {
 
 }  // namespace
 
-void Places::adopt(const YAML::Node& root, const std::string& label) {
-  adopt_tree(root, label, adopted_);
-}
+void Places::adopt(const YAML::Node& root, const std::string& label) { adopt_tree(root, label, adopted_); }
 
 void Places::remember_key_of_empty(const YAML::Node& key, const YAML::Node& value) {
   keys_of_empty_.emplace_back(value, key);
@@ -69,8 +67,7 @@ void Places::fail(const YAML::Node& node, const std::string& message) const {
   throw InputError(where(node) + ": " + message);
 }
 
-void Places::fail_entry(const YAML::Node& key, const YAML::Node& value,
-                        const std::string& message) const {
+void Places::fail_entry(const YAML::Node& key, const YAML::Node& value, const std::string& message) const {
   throw InputError(where_entry(key, value) + ": " + message);
 }
 
@@ -91,8 +88,8 @@ std::vector<Entry> map_entries(const YAML::Node& map, const std::string& what, P
   return entries;
 }
 
-void check_keys(const std::vector<Entry>& entries, const std::vector<std::string>& allowed,
-                const std::string& what, const Places& places) {
+void check_keys(const std::vector<Entry>& entries, const std::vector<std::string>& allowed, const std::string& what,
+                const Places& places) {
   for (const Entry& entry : entries) {
     bool known = false;
     for (const std::string& name : allowed) known = known || name == entry.name;

@@ -34,8 +34,7 @@ class Places {
   std::string where_entry(const YAML::Node& key, const YAML::Node& value) const;
 
   [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const;
-  [[noreturn]] void fail_entry(const YAML::Node& key, const YAML::Node& value,
-                               const std::string& message) const;
+  [[noreturn]] void fail_entry(const YAML::Node& key, const YAML::Node& value, const std::string& message) const;
 
  private:
   const std::string* label_of(const YAML::Node& node) const;
@@ -57,15 +56,15 @@ struct Entry {
 std::vector<Entry> map_entries(const YAML::Node& map, const std::string& what, Places& places);
 
 // Fails on the first entry whose key is not in `allowed`, suggesting the closest one.
-void check_keys(const std::vector<Entry>& entries, const std::vector<std::string>& allowed,
-                const std::string& what, const Places& places);
+void check_keys(const std::vector<Entry>& entries, const std::vector<std::string>& allowed, const std::string& what,
+                const Places& places);
 
 const Entry* find_entry(const std::vector<Entry>& entries, const std::string& name);
 
 // Strict scalar parsing (nullopt when the text is not of the kind).
-std::optional<double> parse_real(const std::string& text);      // finite decimal number
-std::optional<double> parse_integer(const std::string& text);    // integral, |x| <= 2^53 (1e3 ok)
-std::optional<bool> parse_boolean(const std::string& text);      // true/false (any case)
+std::optional<double> parse_real(const std::string& text);     // finite decimal number
+std::optional<double> parse_integer(const std::string& text);  // integral, |x| <= 2^53 (1e3 ok)
+std::optional<bool> parse_boolean(const std::string& text);    // true/false (any case)
 
 // Scalar readers for the grid's own settings; `what` names the setting ("stop.max_iters").
 double read_real(const YAML::Node& node, const std::string& what, const Places& places);

@@ -7,9 +7,7 @@
 namespace muonlab {
 namespace {
 
-MatrixView view_of(const Matrix& m) {
-  return MatrixView{const_cast<double*>(m.data()), m.rows(), m.cols()};
-}
+MatrixView view_of(const Matrix& m) { return MatrixView{const_cast<double*>(m.data()), m.rows(), m.cols()}; }
 
 void fill_views(const std::vector<Matrix>& matrices, std::vector<MatrixView>& views) {
   views.resize(matrices.size());  // no allocation once sized
@@ -28,7 +26,6 @@ struct ArrayCollector {
   }
   ArraySink sink() { return ArraySink{this, &ArrayCollector::emit}; }
 };
-
 
 }  // namespace
 
@@ -74,8 +71,7 @@ double ProblemHandle::evaluate(const std::vector<Matrix>& params, std::vector<Ma
 double ProblemHandle::evaluate(const MatrixView* params, MatrixView* grads, double* metrics,
                                const EvalContext& context) {
   double loss = 0.0;
-  check(object_->evaluate(params, grads, static_cast<std::uint32_t>(blocks_.size()), &context, &loss, metrics,
-                          &error_),
+  check(object_->evaluate(params, grads, static_cast<std::uint32_t>(blocks_.size()), &context, &loss, metrics, &error_),
         "evaluate");
   return loss;
 }
@@ -101,10 +97,10 @@ std::vector<NamedArray> ProblemHandle::predict(const std::string& optimizer, con
                                                const std::vector<Matrix>& initial) {
   std::vector<MatrixView> initial_views;
   fill_views(initial, initial_views);
-  TheoryRequestAbi request{optimizer.c_str(), optimizer_params, step_sizes.data(),
-                           static_cast<std::int64_t>(step_sizes.size()), steps.data(),
-                           static_cast<std::int64_t>(steps.size()), initial_views.data(),
-                           static_cast<std::uint32_t>(initial_views.size())};
+  TheoryRequestAbi request{optimizer.c_str(),    optimizer_params,
+                           step_sizes.data(),    static_cast<std::int64_t>(step_sizes.size()),
+                           steps.data(),         static_cast<std::int64_t>(steps.size()),
+                           initial_views.data(), static_cast<std::uint32_t>(initial_views.size())};
   ArrayCollector collector;
   ArraySink sink = collector.sink();
   check(object_->predict(&request, &sink, &error_), "predict");

@@ -41,8 +41,7 @@ class ProblemHandle {
   std::vector<NamedArray> instance();
   std::vector<NamedArray> observe(const std::vector<Matrix>& params);
   std::vector<NamedArray> predict(const std::string& optimizer, const ParamSet* optimizer_params,
-                                  const std::vector<double>& step_sizes,
-                                  const std::vector<std::int64_t>& steps,
+                                  const std::vector<double>& step_sizes, const std::vector<std::int64_t>& steps,
                                   const std::vector<Matrix>& initial);
 
  private:

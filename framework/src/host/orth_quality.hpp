@@ -13,12 +13,12 @@
 namespace muonlab {
 
 struct OrthQuality {
-  double residual = 0.0;         // ||O_r^T O_r - I_r||_F, O restricted to G's rank-r subspace (max over calls)
-  double rel_error = 0.0;        // ||O - U_r V_r^T||_F / ||U_r V_r^T||_F (max over calls)
+  double residual = 0.0;   // ||O_r^T O_r - I_r||_F, O restricted to G's rank-r subspace (max over calls)
+  double rel_error = 0.0;  // ||O - U_r V_r^T||_F / ||U_r V_r^T||_F (max over calls)
   double sigma_min = std::numeric_limits<double>::infinity();  // smallest of O's top-r singular values
-  double sigma_max = 0.0;        // largest singular value of O
+  double sigma_max = 0.0;                                      // largest singular value of O
   double alignment = std::numeric_limits<double>::infinity();  // <G, O> / ||G||_* (min over calls; 1 is exact)
-  double gemms = 0.0;            // summed over calls, as the method reports
+  double gemms = 0.0;                                          // summed over calls, as the method reports
   double flops = 0.0;
   int calls = 0;
 

@@ -10,7 +10,8 @@ ParamSetBuilder::ParamSetBuilder(const ComponentConfig& config,
     v.name = name.c_str();
     v.type = data.type;
     v.number = data.number;
-    v.text = data.type == ParamType::Orthogonalizer && data.component ? data.component->name.c_str() : data.text.c_str();
+    v.text =
+        data.type == ParamType::Orthogonalizer && data.component ? data.component->name.c_str() : data.text.c_str();
     v.list = data.list.data();
     v.list_size = static_cast<std::uint32_t>(data.list.size());
     for (const auto& [object_name, object] : objects) {

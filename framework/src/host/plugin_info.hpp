@@ -4,11 +4,14 @@
 #include <memory>
 #include <string>
 
-
 #include "model/vocabulary.hpp"
 #include "muonlab/abi.hpp"
 
-namespace boost { namespace dll { class shared_library; } }
+namespace boost {
+namespace dll {
+class shared_library;
+}
+}  // namespace boost
 
 namespace muonlab {
 

@@ -34,7 +34,6 @@ std::string canonical_or_same(const std::string& path) {
   return ec ? path : canonical.string();
 }
 
-
 // Checks the descriptor's own consistency; returns "" when usable.
 std::string descriptor_problem(const PluginDescriptor* d) {
   if (d == nullptr) return "muonlab_plugin_descriptor returned null";
@@ -53,11 +52,13 @@ std::string descriptor_problem(const PluginDescriptor* d) {
            ", newer than this muonlab's ABI " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor) +
            ": update muonlab or rebuild the plugin against this one";
   }
-  if (d->kind == nullptr || !parse_plugin_kind(d->kind)) return "descriptor has an unknown kind (expected problem, optimizer or orthogonalizer)";
+  if (d->kind == nullptr || !parse_plugin_kind(d->kind))
+    return "descriptor has an unknown kind (expected problem, optimizer or orthogonalizer)";
   if (d->name == nullptr || d->name[0] == '\0') return "descriptor has no name";
   if (d->num_params > 0 && d->params == nullptr) return "descriptor declares parameters but has no table";
   for (std::uint32_t i = 0; i < d->num_params; ++i) {
-    if (d->params[i].name == nullptr || d->params[i].name[0] == '\0') return "parameter " + std::to_string(i) + " has no name";
+    if (d->params[i].name == nullptr || d->params[i].name[0] == '\0')
+      return "parameter " + std::to_string(i) + " has no name";
   }
   return "";
 }
@@ -183,7 +184,8 @@ const PluginInfo& Registry::require(PluginKind kind, const std::string& name) co
   if (const PluginInfo* p = info(kind, name)) return *p;
   std::string available;
   for (const std::string& n : names(kind)) available += (available.empty() ? "" : ", ") + n;
-  throw InputError("unknown " + std::string(to_string(kind)) + " '" + name + "'; available: " + (available.empty() ? "(none)" : available));
+  throw InputError("unknown " + std::string(to_string(kind)) + " '" + name +
+                   "'; available: " + (available.empty() ? "(none)" : available));
 }
 
 void* Registry::create_object(const PluginInfo& info, const ParamSet* params, std::uint64_t seed) const {
@@ -215,7 +217,8 @@ std::unique_ptr<OptimizerHandle> Registry::create_optimizer(const ComponentConfi
   std::vector<std::pair<std::string, OrthogonalizerAbi*>> objects;
   for (const auto& [name, data] : config.params) {
     if (data.type != ParamType::Orthogonalizer) continue;
-    if (!data.component) throw InputError("optimizer '" + config.name + "': parameter '" + name + "' names no orthogonalizer");
+    if (!data.component)
+      throw InputError("optimizer '" + config.name + "': parameter '" + name + "' names no orthogonalizer");
     orthogonalizers.push_back(create_orthogonalizer(*data.component, seed));
     if (probe_quality) orthogonalizers.back()->enable_probe();
     objects.emplace_back(name, orthogonalizers.back()->abi());

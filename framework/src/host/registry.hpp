@@ -39,8 +39,7 @@ class Registry : public SchemaSource {
   // With probe_quality, every orthogonalizer the optimizer uses is wrapped in a quality probe.
   std::unique_ptr<OptimizerHandle> create_optimizer(const ComponentConfig& config, std::uint64_t seed,
                                                     bool probe_quality = false) const;
-  std::unique_ptr<OrthogonalizerHandle> create_orthogonalizer(const ComponentConfig& config,
-                                                              std::uint64_t seed) const;
+  std::unique_ptr<OrthogonalizerHandle> create_orthogonalizer(const ComponentConfig& config, std::uint64_t seed) const;
 
  private:
   void load_directory(const std::string& directory);

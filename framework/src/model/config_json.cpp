@@ -60,8 +60,8 @@ std::string component_json(const ComponentConfig& component, JsonNumbers numbers
 }
 
 std::string cell_json(const CellConfig& cell, JsonNumbers numbers) {
-  return "{\"optimizer\":" + component_json(cell.optimizer, numbers) + ",\"problem\":" +
-         component_json(cell.problem, numbers) + ",\"seed\":" + std::to_string(cell.seed) + "}";
+  return "{\"optimizer\":" + component_json(cell.optimizer, numbers) +
+         ",\"problem\":" + component_json(cell.problem, numbers) + ",\"seed\":" + std::to_string(cell.seed) + "}";
 }
 
 namespace {
@@ -120,8 +120,9 @@ std::string stop_rule_json(const StopRule& stop) {
 
 std::string record_rule_json(const RecordRule& record) {
   std::string spectra_of = "[";
-  for (const auto& [on, name] : {std::pair{record.spectra_of_iterate, "iterate"}, std::pair{record.spectra_of_grad, "grad"},
-                                 std::pair{record.spectra_of_update, "update"}}) {
+  for (const auto& [on, name] :
+       {std::pair{record.spectra_of_iterate, "iterate"}, std::pair{record.spectra_of_grad, "grad"},
+        std::pair{record.spectra_of_update, "update"}}) {
     if (!on) continue;
     if (spectra_of.size() > 1) spectra_of += ',';
     append_json_string(spectra_of, name);

@@ -54,7 +54,7 @@ std::string value_text(const ParamData& data) {
 IndexLayout index_layout(const std::vector<CellConfig>& cells) {
   std::map<std::string, std::set<std::string>> seen;  // column -> distinct values
   std::map<std::string, bool> text;
-  std::vector<std::string> order;                      // first appearance
+  std::vector<std::string> order;  // first appearance
   for (const CellConfig& cell : cells) {
     for (const auto& [name, data] : flat_params(cell)) {
       if (!seen.count(name)) order.push_back(name);

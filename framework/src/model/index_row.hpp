@@ -39,7 +39,7 @@ struct IndexRow {
   std::string orthogonalizer;  // "" when the optimizer has none
   std::int64_t seed = 0;
   CellStatus status = CellStatus::Running;
-  std::string stop_reason;     // the error message when the cell failed
+  std::string stop_reason;  // the error message when the cell failed
   std::int64_t iterations = 0;
   double final_loss = 0.0;
   double final_metric = 0.0;

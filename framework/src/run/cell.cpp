@@ -18,9 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Library hashes are computed once per process.
 std::string library_sha256(const std::string& path) {
@@ -73,8 +71,8 @@ class CellRun {
     oracle_metrics_ = metrics_;
     diagnostics_.assign(optimizer_->diagnostics().size(), std::numeric_limits<double>::quiet_NaN());
     stop_metric_ = locate_stop_metric();
-    const auto route = grid_.record.spectra_exact ? SpectrumCalculator::Route::Householder
-                                                  : SpectrumCalculator::Route::Gram;
+    const auto route =
+        grid_.record.spectra_exact ? SpectrumCalculator::Route::Householder : SpectrumCalculator::Route::Gram;
     spectra_.clear();
     for (std::size_t i = 0; i < blocks_.size() * 3; ++i) spectra_.emplace_back(route);
     const std::int64_t max_iters = grid_.stop.max_iters;
@@ -106,8 +104,11 @@ class CellRun {
     for (const ScalarSpec& m : problem_->metrics()) columns.push_back({m.name, m.unit, m.doc});
     columns.push_back({"grad_evals", "1", "gradient evaluations so far, including this step's (a cost axis)"});
     if (!probes_.empty()) {
-      columns.push_back({"orth_residual", "1", "max over this step's orthogonalizer calls of ||O_r^T O_r - I_r||_F, O restricted to the gradient's rank-r subspace"});
-      columns.push_back({"orth_rel_error", "1", "max over calls of ||O - U_r V_r^T||_F / sqrt(r), against the exact SVD polar factor"});
+      columns.push_back({"orth_residual", "1",
+                         "max over this step's orthogonalizer calls of ||O_r^T O_r - I_r||_F, O restricted to the "
+                         "gradient's rank-r subspace"});
+      columns.push_back({"orth_rel_error", "1",
+                         "max over calls of ||O - U_r V_r^T||_F / sqrt(r), against the exact SVD polar factor"});
       columns.push_back({"orth_sigma_min", "1", "smallest of the output's top-r singular values (min over calls)"});
       columns.push_back({"orth_sigma_max", "1", "largest singular value of the output (max over calls)"});
       columns.push_back({"orth_alignment", "1", "<G, O> / ||G||_* (min over calls; 1 for the exact factor)"});
@@ -333,9 +334,9 @@ class CellRun {
 std::vector<PluginStamp> plugin_stamps(const CellConfig& cell, const Registry& registry) {
   std::vector<PluginStamp> stamps;
   const std::string orth = orthogonalizer_name(cell.optimizer);
-  for (const auto& [kind, name] : {std::pair{PluginKind::Problem, cell.problem.name},
-                                   std::pair{PluginKind::Optimizer, cell.optimizer.name},
-                                   std::pair{PluginKind::Orthogonalizer, orth}}) {
+  for (const auto& [kind, name] :
+       {std::pair{PluginKind::Problem, cell.problem.name}, std::pair{PluginKind::Optimizer, cell.optimizer.name},
+        std::pair{PluginKind::Orthogonalizer, orth}}) {
     if (const PluginInfo* info = registry.info(kind, name)) stamps.push_back(stamp(kind, *info));
   }
   return stamps;

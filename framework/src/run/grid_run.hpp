@@ -13,12 +13,12 @@
 namespace muonlab {
 
 struct RunOptions {
-  std::string output;          // result file
-  int jobs = 1;                // cells at once
+  std::string output;  // result file
+  int jobs = 1;        // cells at once
   OpenMode mode = OpenMode::Create;
-  int shard_index = 0;         // run cells with position % shard_count == shard_index
+  int shard_index = 0;  // run cells with position % shard_count == shard_index
   int shard_count = 1;
-  bool progress = false;       // redraw a progress line on stderr (terminals only)
+  bool progress = false;  // redraw a progress line on stderr (terminals only)
 };
 
 struct RunReport {

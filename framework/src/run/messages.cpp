@@ -79,7 +79,9 @@ struct FieldWriter {
   void field(CellStatus value) { out.number(encode_status(value)); }
   void field(PluginKind value) { out.number(static_cast<std::uint8_t>(value)); }
   template <typename T>
-  void field(const T& value) { out.number(value); }
+  void field(const T& value) {
+    out.number(value);
+  }
   template <typename T, typename Each>
   void list(const std::vector<T>& items, std::size_t /*bytes_each*/, Each each) {
     out.number<std::uint64_t>(items.size());
@@ -98,7 +100,9 @@ struct FieldReader {
     value = static_cast<PluginKind>(code);
   }
   template <typename T>
-  void field(T& value) { value = in.number<T>(); }
+  void field(T& value) {
+    value = in.number<T>();
+  }
   // `bytes_each`: the least an item takes on the wire, to refuse an impossible count.
   template <typename T, typename Each>
   void list(std::vector<T>& items, std::size_t bytes_each, Each each) {
@@ -186,8 +190,7 @@ class MessageCellWriter final : public CellWriter {
   }
 
   void append_series(const std::string& group, const std::string& name, std::int64_t step,
-                     const Eigen::Ref<const Vector>& values, const std::string& unit,
-                     const std::string& doc) override {
+                     const Eigen::Ref<const Vector>& values, const std::string& unit, const std::string& doc) override {
     sink_.send(MessageKind::Series, [&](Encoder& out) {
       out.text(group);
       out.text(name);
@@ -270,7 +273,8 @@ void MessageSink::flush() {
   while (written < buffer_.size()) {
     const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(std::string("cannot send results to the parent process: ") + std::strerror(errno));
+    if (n <= 0)
+      throw std::runtime_error(std::string("cannot send results to the parent process: ") + std::strerror(errno));
     written += static_cast<std::size_t>(n);
   }
   if (buffer_.capacity() > 4 * kFlushBytes) {

@@ -20,10 +20,8 @@ std::int64_t LogSchedule::next_after(std::int64_t step) const {
 
 bool SpectraClock::due(std::int64_t step) {
   switch (rule_.spectra) {
-    case SpectraSchedule::Off:
-      return false;
-    case SpectraSchedule::Every:
-      return step % std::max<std::int64_t>(1, rule_.spectra_every) == 0;
+    case SpectraSchedule::Off: return false;
+    case SpectraSchedule::Every: return step % std::max<std::int64_t>(1, rule_.spectra_every) == 0;
     case SpectraSchedule::Log:
       if (step < next_) return false;
       next_ = log_.next_after(step);

@@ -11,23 +11,19 @@ namespace muonlab {
 
 std::string format_param(const ParamData& p) {
   switch (p.type) {
-    case ParamType::Integer:
-      return std::to_string(static_cast<long long>(p.number));
-    case ParamType::Real:
-      return format_number(p.number);
-    case ParamType::Boolean:
-      return p.number != 0 ? "true" : "false";
-    case ParamType::RealList:
-      return "[" + std::to_string(p.list.size()) + " values]";
-    case ParamType::Orthogonalizer:
-      return p.component ? p.component->name : "";
-    default:
-      return p.text;
+    case ParamType::Integer: return std::to_string(static_cast<long long>(p.number));
+    case ParamType::Real: return format_number(p.number);
+    case ParamType::Boolean: return p.number != 0 ? "true" : "false";
+    case ParamType::RealList: return "[" + std::to_string(p.list.size()) + " values]";
+    case ParamType::Orthogonalizer: return p.component ? p.component->name : "";
+    default: return p.text;
   }
 }
 
 std::vector<std::string> cell_labels(const Grid& grid, bool problem_side) {
-  auto component = [&](const CellConfig& c) -> const ComponentConfig& { return problem_side ? c.problem : c.optimizer; };
+  auto component = [&](const CellConfig& c) -> const ComponentConfig& {
+    return problem_side ? c.problem : c.optimizer;
+  };
   // Parameters that take more than one value among cells of the same plugin.
   std::map<std::string, std::map<std::string, std::set<std::string>>> values;
   for (const CellConfig& cell : grid.cells) {
@@ -82,15 +78,16 @@ void print_summary(std::ostream& out, const Grid& grid, const RunReport& report,
     const std::string optimizer = it == position.end() ? row.optimizer : optimizer_labels[it->second];
     out << std::left << std::setw(14) << row.cell_id << std::setw(static_cast<int>(problem_width) + 2) << problem
         << std::setw(static_cast<int>(optimizer_width) + 2) << optimizer << std::setw(6) << row.seed << std::setw(11)
-        << to_string(row.status) << std::right << std::setw(8) << row.iterations << std::setw(12) << format_number(row.final_loss)
-        << std::setw(12) << format_number(row.final_metric) << std::setw(15)
+        << to_string(row.status) << std::right << std::setw(8) << row.iterations << std::setw(12)
+        << format_number(row.final_loss) << std::setw(12) << format_number(row.final_metric) << std::setw(15)
         << (row.iters_to_tol < 0 ? std::string("-") : std::to_string(row.iters_to_tol)) << "\n";
   }
   for (const IndexRow& row : report.rows) {
     if (row.status == CellStatus::Failed) out << "failed " << row.cell_id << ": " << row.stop_reason << "\n";
   }
-  out << "\n" << report.rows.size() << " cells (" << report.rows.size() - static_cast<std::size_t>(report.skipped)
-      << " ran, " << report.skipped << " kept from the existing file, " << report.failed << " failed) in "
+  out << "\n"
+      << report.rows.size() << " cells (" << report.rows.size() - static_cast<std::size_t>(report.skipped) << " ran, "
+      << report.skipped << " kept from the existing file, " << report.failed << " failed) in "
       << format_duration(report.seconds) << "\nresults: " << output << "\n";
 }
 

@@ -72,8 +72,8 @@ void lower_priority() {
 
 // The body of a worker process: runs the cells it is sent (indices into `cells`) until the
 // parent closes the command pipe. Never returns.
-[[noreturn]] void worker_main(int commands, int results, const std::vector<const CellConfig*>& cells,
-                              const Grid& grid, const Registry& registry, const WorkerOptions& options) {
+[[noreturn]] void worker_main(int commands, int results, const std::vector<const CellConfig*>& cells, const Grid& grid,
+                              const Registry& registry, const WorkerOptions& options) {
   int code = 0;
   lower_priority();
   try {
@@ -106,7 +106,8 @@ std::string describe_death(int status) {
   if (WIFSIGNALED(status)) {
     const int signal_number = WTERMSIG(status);
     const char* name = ::strsignal(signal_number);
-    const std::string hint = signal_number == SIGKILL ? " (SIGKILL from the system usually means it ran out of memory)" : "";
+    const std::string hint =
+        signal_number == SIGKILL ? " (SIGKILL from the system usually means it ran out of memory)" : "";
     return "the worker process running this cell was killed by signal " + std::to_string(signal_number) + " (" +
            (name != nullptr ? name : "unknown") + ")" + hint + "; the other cells were not affected";
   }
@@ -145,7 +146,12 @@ class WorkerPool {
  public:
   WorkerPool(const std::vector<const CellConfig*>& cells, const Grid& grid, const Registry& registry, Store& store,
              const WorkerOptions& options, const std::function<void(const IndexRow&)>& on_row)
-      : cells_(cells), grid_(grid), registry_(registry), store_(store), options_(options), on_row_(on_row),
+      : cells_(cells),
+        grid_(grid),
+        registry_(registry),
+        store_(store),
+        options_(options),
+        on_row_(on_row),
         workers_(static_cast<std::size_t>(std::max(1, options.workers))) {
     for (std::size_t i = 0; i < cells.size(); ++i) queue_.push_back(i);
   }

@@ -21,8 +21,8 @@ namespace muonlab {
 
 struct WorkerOptions {
   int workers = 2;
-  int blas_threads = 1;             // OpenBLAS threads in each worker
-  double flush_seconds = 0.5;       // a worker sends what it has at least this often
+  int blas_threads = 1;        // OpenBLAS threads in each worker
+  double flush_seconds = 0.5;  // a worker sends what it has at least this often
 };
 
 // Runs `cells` in worker processes and records them in `store`. `on_row` is called in this

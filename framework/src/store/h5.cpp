@@ -193,7 +193,7 @@ std::string read_fixed_string(hid_t attr, hid_t stored_type, const std::string& 
   check(size == 0 ? -1 : 0, "cannot get the size of attribute " + name);
   std::vector<char> buffer(size + 1, '\0');
   check(H5Aread(attr, stored_type, buffer.data()), "cannot read attribute " + name);
-  std::string value(buffer.data());  // stops at the first NUL (null-terminated or padded)
+  std::string value(buffer.data());                                // stops at the first NUL (null-terminated or padded)
   while (!value.empty() && value.back() == ' ') value.pop_back();  // space-padded strings
   return value;
 }
@@ -301,8 +301,8 @@ void write_all_rows(hid_t dataset, const std::string& path, hid_t memory_type, h
   check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, dxpl.get(), data), "cannot write " + path);
 }
 
-void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows,
-                 hsize_t rows, const hsize_t* trailing_dims, int rank, const void* data) {
+void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows, hsize_t rows,
+                 const hsize_t* trailing_dims, int rank, const void* data) {
   if (rows == 0) return;
   if (rank < 1 || rank > 2) throw std::logic_error("growable datasets are 1-D or 2-D: " + path);
   const hsize_t width = rank == 2 ? trailing_dims[0] : 1;

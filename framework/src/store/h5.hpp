@@ -104,7 +104,7 @@ void write_all_rows(hid_t dataset, const std::string& path, hid_t memory_type, h
 
 // Appends `rows` rows (each of `row_elements` values, row-major) to a growable dataset that
 // currently holds `current_rows`, extending it first.
-void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows,
-                 hsize_t rows, const hsize_t* trailing_dims, int rank, const void* data);
+void append_rows(hid_t dataset, const std::string& path, hid_t memory_type, hsize_t current_rows, hsize_t rows,
+                 const hsize_t* trailing_dims, int rank, const void* data);
 
 }  // namespace muonlab::h5

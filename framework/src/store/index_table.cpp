@@ -125,9 +125,10 @@ std::vector<unsigned char> IndexTable::encode(const std::vector<IndexRow>& rows)
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const IndexRow& row = rows[r];
     unsigned char* at = buffer.data() + stride() * r;
-    const IndexRecord record{text(row.cell_id), text(row.problem), text(row.optimizer), text(row.orthogonalizer),
-                             row.seed, const_cast<char*>(to_string(row.status)), text(row.stop_reason),
-                             row.iterations, row.final_loss, row.final_metric, row.iters_to_tol, row.wall_seconds};
+    const IndexRecord record{text(row.cell_id),        text(row.problem), text(row.optimizer),
+                             text(row.orthogonalizer), row.seed,          const_cast<char*>(to_string(row.status)),
+                             text(row.stop_reason),    row.iterations,    row.final_loss,
+                             row.final_metric,         row.iters_to_tol,  row.wall_seconds};
     std::memcpy(at, &record, sizeof record);
     if (!row.params.empty() && row.params.size() != columns_.size())
       throw std::invalid_argument("index row " + row.cell_id + " has a different number of parameter columns");

@@ -40,8 +40,8 @@ constexpr const char* kFixHint = "use --resume to complete it, --overwrite to re
 constexpr const char* kReplaceHint = "use --overwrite to replace it or -o to write elsewhere";
 constexpr unsigned kCompactCellAttributes = 64;
 constexpr std::size_t kMetadataCacheBytes = std::size_t{1} << 18;
-constexpr hsize_t kCompressAbove = 4096;          // elements; smaller arrays are stored contiguously
-constexpr hsize_t kArrayChunkElements = 65536;    // 512 KiB of doubles per chunk
+constexpr hsize_t kCompressAbove = 4096;        // elements; smaller arrays are stored contiguously
+constexpr hsize_t kArrayChunkElements = 65536;  // 512 KiB of doubles per chunk
 
 bool is_completed_status(const std::string& status) {
   const std::optional<CellStatus> parsed = parse_cell_status(status);
@@ -97,8 +97,7 @@ Handle create_whole_dataset(hid_t file, const std::string& path, hid_t file_type
                      H5Dclose, "cannot create dataset " + path);
 }
 
-void write_whole(hid_t dataset, const std::string& path, hid_t memory_type, std::size_t elements,
-                 const void* data) {
+void write_whole(hid_t dataset, const std::string& path, hid_t memory_type, std::size_t elements, const void* data) {
   if (elements == 0) return;  // an empty dataset has nothing to transfer
   h5::check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot write " + path);
 }
@@ -163,8 +162,7 @@ class Hdf5CellWriter final : public CellWriter {
 
   void append_trajectory(std::int64_t step, double time_s, const double* values) override {
     require_unfinished("append_trajectory");
-    if (!trajectory_.created())
-      throw std::logic_error("append_trajectory before declare_trajectory in " + cell_path_);
+    if (!trajectory_.created()) throw std::logic_error("append_trajectory before declare_trajectory in " + cell_path_);
     trajectory_.add(step, time_s, values);
     if (trajectory_.full()) {
       Lock lock(hdf5_mutex());
@@ -174,8 +172,7 @@ class Hdf5CellWriter final : public CellWriter {
   }
 
   void append_series(const std::string& group, const std::string& name, std::int64_t step,
-                     const Eigen::Ref<const Vector>& values, const std::string& unit,
-                     const std::string& doc) override {
+                     const Eigen::Ref<const Vector>& values, const std::string& unit, const std::string& doc) override {
     require_unfinished("append_series");
     SeriesBuffer& series = find_or_create_series(group, name, values.size(), unit, doc);
     series.add(step, values);
@@ -356,9 +353,9 @@ class Hdf5Store final : public Store {
     Lock lock(hdf5_mutex());
     h5::remove_link_if_present(file_.get(), cell_path);  // an unfinished cell being redone
     Handle gcpl = compact_attributes_group();
-    Handle cell = h5::checked(H5Gcreate2(file_.get(), cell_path.c_str(), h5::shared_intermediate_group_creation(),
-                                         gcpl.get(), H5P_DEFAULT),
-                              H5Gclose, "cannot create group " + cell_path);
+    Handle cell = h5::checked(
+        H5Gcreate2(file_.get(), cell_path.c_str(), h5::shared_intermediate_group_creation(), gcpl.get(), H5P_DEFAULT),
+        H5Gclose, "cannot create group " + cell_path);
     h5::add_string_attr(cell.get(), "status", to_string(CellStatus::Running));
     h5::add_string_attr(cell.get(), "stop_reason", "");
     h5::add_string_attr(cell.get(), "error", "");
@@ -485,27 +482,31 @@ void verify_resumable(const std::string& path, const RunInfo& info) {
   Handle fapl = file_access_properties(path);
   const hid_t id = is_hdf5 > 0 ? H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()) : -1;
   if (id < 0)
-    throw refuse(path, "cannot be opened (it may be damaged, unreadable, or being written by another process): " +
-                           h5::error_detail(), kReplaceHint);
+    throw refuse(
+        path,
+        "cannot be opened (it may be damaged, unreadable, or being written by another process): " + h5::error_detail(),
+        kReplaceHint);
   Handle file(id, H5Fclose);
   try {
     if (h5::read_string_attr(file.get(), "format").value_or("") != kFormat)
-      throw refuse(path, "is not a muonlab result file (its root attribute format is not \"muonlab\")",
-                   kReplaceHint);
+      throw refuse(path, "is not a muonlab result file (its root attribute format is not \"muonlab\")", kReplaceHint);
     const std::int64_t version = h5::read_int64_attr(file.get(), "format_version").value_or(-1);
     if (version != kFormatVersion)
-      throw refuse(path, "has muonlab file format version " + std::to_string(version) + ", this muonlab writes " +
-                             std::to_string(kFormatVersion) + " and cannot resume it", kReplaceHint);
+      throw refuse(path,
+                   "has muonlab file format version " + std::to_string(version) + ", this muonlab writes " +
+                       std::to_string(kFormatVersion) + " and cannot resume it",
+                   kReplaceHint);
     if (h5::read_string_attr(file.get(), "grid_yaml").value_or("") != info.grid_yaml)
-      throw InputError(path + " was produced from a different grid file text (root attribute grid_yaml "
+      throw InputError(path +
+                       " was produced from a different grid file text (root attribute grid_yaml "
                        "differs); resume it with the grid file (unchanged) that produced it, use --overwrite "
                        "to replace it, or -o to write elsewhere");
     const std::string overrides = h5::read_string_attr(file.get(), "overrides").value_or("");
     if (overrides != info.overrides)
-      throw InputError(path + " was produced with other --set overrides (root attribute overrides: " +
-                       override_list(overrides) +
-                       "); resume it with the same --set options, use --overwrite to replace it, or -o to "
-                       "write elsewhere");
+      throw InputError(
+          path + " was produced with other --set overrides (root attribute overrides: " + override_list(overrides) +
+          "); resume it with the same --set options, use --overwrite to replace it, or -o to "
+          "write elsewhere");
   } catch (const InputError&) {
     throw;
   } catch (const std::runtime_error& e) {
@@ -533,14 +534,13 @@ void ensure_parent_directory(const std::string& path) {
   fs::create_directories(parent, error);
   if (error || !fs::is_directory(parent))
     throw InputError("cannot create the directory " + parent.string() + " for the result file " + path + ": " +
-                     (error ? error.message() : "a file of that name is in the way") +
-                     "; use -o to write elsewhere");
+                     (error ? error.message() : "a file of that name is in the way") + "; use -o to write elsewhere");
 }
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, OpenMode mode,
-                                  double flush_seconds, const std::vector<IndexColumn>& index_columns) {
+std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, OpenMode mode, double flush_seconds,
+                                  const std::vector<IndexColumn>& index_columns) {
   const IndexTable index(index_columns);
   if (path.empty()) throw InputError("no result file given; name one with -o");
   std::error_code error;
@@ -559,9 +559,7 @@ std::unique_ptr<Store> open_store(const std::string& path, const RunInfo& info, 
     case OpenMode::Resume:
       file = exists ? open_for_resume(path, info, index) : create_result_file(path, info, index, H5F_ACC_EXCL);
       break;
-    case OpenMode::Overwrite:
-      file = create_result_file(path, info, index, H5F_ACC_TRUNC);
-      break;
+    case OpenMode::Overwrite: file = create_result_file(path, info, index, H5F_ACC_TRUNC); break;
   }
   flush_file(file.get());
   return std::make_unique<Hdf5Store>(std::move(file), flush_seconds, index);

@@ -21,11 +21,11 @@ namespace muonlab {
 // Root attributes written when the file is created (and checked on --resume).
 struct RunInfo {
   std::string muonlab_version;
-  std::string created;      // ISO 8601
-  std::string grid_yaml;    // full text of the grid file
+  std::string created;    // ISO 8601
+  std::string grid_yaml;  // full text of the grid file
   std::string grid_name;
-  std::string overrides;    // "--set" overrides, one per line
-  std::string git_commit;   // of the source tree muonlab was built from, at build time
+  std::string overrides;        // "--set" overrides, one per line
+  std::string git_commit;       // of the source tree muonlab was built from, at build time
   std::int64_t git_dirty = -1;  // 1: tracked files differed from git_commit; 0: clean; -1: unknown
   std::string host;
   std::string blas;
@@ -48,7 +48,7 @@ struct CellHeader {
   std::string cell_id;
   std::string config_json;  // resolved configuration (canonical JSON)
   std::int64_t seed = 0;
-  std::uint64_t problem_seed = 0;    // the seeds the cell's plugins and sample stream got
+  std::uint64_t problem_seed = 0;  // the seeds the cell's plugins and sample stream got
   std::uint64_t optimizer_seed = 0;
   std::uint64_t sample_seed = 0;
   std::vector<PluginStamp> plugins;
@@ -79,8 +79,8 @@ class CellWriter {
                              const std::string& doc) = 0;
   // Writes a whole matrix dataset at <path> relative to the cell group (e.g. "init/X",
   // "final/X", "problem/sigma", "theory/d"); compressed when large; attrs unit/doc.
-  virtual void write_array(const std::string& path, const Eigen::Ref<const Matrix>& value,
-                           const std::string& unit, const std::string& doc) = 0;
+  virtual void write_array(const std::string& path, const Eigen::Ref<const Matrix>& value, const std::string& unit,
+                           const std::string& doc) = 0;
   // Writes the step axis of a theory/observable group etc. as int64.
   virtual void write_steps(const std::string& path, const std::vector<std::int64_t>& steps) = 0;
   // Flushes buffered rows, writes status/stop_reason/error attributes (status last) and

@@ -55,7 +55,9 @@ void write_rows(hid_t file, const std::string& path, bool exists, hsize_t writte
 
 // Chunk length of a dataset created by a write: the data itself when nothing follows (at
 // least one row, since HDF5 chunks cannot be empty), one full block otherwise.
-hsize_t chunk_rows_for(hsize_t rows, hsize_t block_rows, bool last) { return last ? std::max<hsize_t>(rows, 1) : block_rows; }
+hsize_t chunk_rows_for(hsize_t rows, hsize_t block_rows, bool last) {
+  return last ? std::max<hsize_t>(rows, 1) : block_rows;
+}
 
 }  // namespace
 
@@ -83,7 +85,7 @@ void TrajectoryBuffer::write(hid_t file, bool last) {
   for (std::size_t c = 0; c < dataset_paths_.size(); ++c) {
     const bool is_step = c == 0;
     const std::string& path = dataset_paths_[c];
-    const void* data = is_step ? static_cast<const void*>(steps_.data())
+    const void* data = is_step  ? static_cast<const void*>(steps_.data())
                        : c == 1 ? static_cast<const void*>(times_.data())
                                 : static_cast<const void*>(values_.data() + (c - 2) * kTrajectoryBlockRows);
     write_rows(file, path, in_file_, written_, rows_, 0, is_step ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, data,
@@ -112,8 +114,8 @@ SeriesBuffer::SeriesBuffer(const std::string& cell_path, const std::string& grou
 h5::Handle SeriesBuffer::create_values(hid_t file, hsize_t chunk_rows, hsize_t rows) const {
   const hsize_t trailing[1] = {width_};
   const hsize_t values_chunk[2] = {chunk_rows, width_};
-  h5::Handle values = h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing,
-                                                  values_chunk, true, rows);
+  h5::Handle values =
+      h5::create_growable_dataset(file, path_ + "/values", H5T_IEEE_F64LE, 2, trailing, values_chunk, true, rows);
   h5::annotate(values.get(), unit_, doc_);
   return values;
 }

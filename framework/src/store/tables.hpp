@@ -63,8 +63,8 @@ class TrajectoryBuffer {
 class SeriesBuffer {
  public:
   // Declares both datasets (values carry the unit/doc attributes).
-  SeriesBuffer(const std::string& cell_path, const std::string& group, const std::string& name,
-               Eigen::Index width, const std::string& unit, const std::string& doc);
+  SeriesBuffer(const std::string& cell_path, const std::string& group, const std::string& name, Eigen::Index width,
+               const std::string& unit, const std::string& doc);
 
   bool is(const std::string& group, const std::string& name) const { return group == group_ && name == name_; }
 

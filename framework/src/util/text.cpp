@@ -53,7 +53,8 @@ std::string format_duration(double seconds) {
   } else if (seconds < 3600) {
     std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
   } else {
-    std::snprintf(buf, sizeof(buf), "%dh%02dm", static_cast<int>(seconds) / 3600, (static_cast<int>(seconds) / 60) % 60);
+    std::snprintf(buf, sizeof(buf), "%dh%02dm", static_cast<int>(seconds) / 3600,
+                  (static_cast<int>(seconds) / 60) % 60);
   }
   return buf;
 }

@@ -34,5 +34,4 @@ const muonlab::ParamSpec kParams[] = {
 
 }  // namespace
 
-MUONLAB_PLUGIN(Adam, "adam", "1.1.0", "Adam with bias correction, coupled L2 and step-size schedules",
-               kParams)
+MUONLAB_PLUGIN(Adam, "adam", "1.1.0", "Adam with bias correction, coupled L2 and step-size schedules", kParams)

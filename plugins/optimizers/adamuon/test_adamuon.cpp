@@ -35,7 +35,8 @@ struct AdaMuonSettings {
   std::function<double(int)> eta = [](int) { return 0.02; };
   double momentum = 0.95, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
   bool nesterov = true;
-  std::vector<double> scale = {0.2 * std::sqrt(3.0), 0.2 * std::sqrt(2.0), 0.2 * std::sqrt(3.0)};  // 0.2 sqrt(max(m, n))
+  std::vector<double> scale = {0.2 * std::sqrt(3.0), 0.2 * std::sqrt(2.0),
+                               0.2 * std::sqrt(3.0)};  // 0.2 sqrt(max(m, n))
 };
 
 class AdaMuonOracle {
@@ -82,7 +83,8 @@ void check_adamuon_against_formula(const std::string& params_yaml, const AdaMuon
 
 }  // namespace
 
-TEST_CASE("adamuon: defaults (lr 0.02, beta 0.95, Nesterov, beta2 0.999, wd 0.01, rms scaling), three steps", "[adamuon]") {
+TEST_CASE("adamuon: defaults (lr 0.02, beta 0.95, Nesterov, beta2 0.999, wd 0.01, rms scaling), three steps",
+          "[adamuon]") {
   check_adamuon_against_formula("{}", AdaMuonSettings{}, 3);
 }
 

@@ -40,7 +40,8 @@ TEST_CASE("optimizer common: constant and geometric schedules", "[optimizer_comm
   REQUIRE(geometric.at(3) == 0.1);
 }
 
-TEST_CASE("optimizer common: cosine goes from lr to final_fraction * lr in horizon steps, then holds", "[optimizer_common]") {
+TEST_CASE("optimizer common: cosine goes from lr to final_fraction * lr in horizon steps, then holds",
+          "[optimizer_common]") {
   optim::ScheduleSettings s;
   s.kind = optim::ScheduleKind::Cosine;
   s.lr = 1.0;
@@ -139,13 +140,16 @@ TEST_CASE("optimizer common: the shape check names the plugin and the block", "[
   Matrix w = Matrix::Zero(3, 2), g = Matrix::Zero(3, 2);
   muonlab::MatrixView pv{w.data(), 3, 2};
   muonlab::MatrixView gv{g.data(), 3, 2};
-  REQUIRE_THROWS_WITH(optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv, 1), muonlab::ConstBlocks(&gv, 1)),
-                      Catch::Contains("myopt") && Catch::Contains("'X'"));
-  REQUIRE_THROWS_WITH(optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv, 0), muonlab::ConstBlocks(&gv, 0)),
-                      Catch::Contains("0 blocks"));
+  REQUIRE_THROWS_WITH(
+      optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv, 1), muonlab::ConstBlocks(&gv, 1)),
+      Catch::Contains("myopt") && Catch::Contains("'X'"));
+  REQUIRE_THROWS_WITH(
+      optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv, 0), muonlab::ConstBlocks(&gv, 0)),
+      Catch::Contains("0 blocks"));
   muonlab::MatrixView pv_ok{w.data(), 2, 3};
   muonlab::MatrixView gv_ok{g.data(), 2, 3};
-  REQUIRE_NOTHROW(optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv_ok, 1), muonlab::ConstBlocks(&gv_ok, 1)));
+  REQUIRE_NOTHROW(
+      optim::check_block_shapes("myopt", declared, muonlab::Blocks(&pv_ok, 1), muonlab::ConstBlocks(&gv_ok, 1)));
 }
 
 namespace {
@@ -193,7 +197,8 @@ void scalar_adam_pass(const optim::AdamMoments& moments, optim::WeightDecay deca
 
 TEST_CASE("optimizer common: the Adam block pass equals the scalar formula bit for bit", "[optimizer_common]") {
   for (const double eps : {0.0, 1e-8}) {
-    for (const std::size_t size : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{1000}, std::size_t{1001}}) {
+    for (const std::size_t size :
+         {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{1000}, std::size_t{1001}}) {
       const optim::AdamMoments moments(0.9, 0.999, eps);
       optim::AdamStepScalars s;
       s.lr = 3e-3;

@@ -7,7 +7,8 @@
 //   Q = R / (column norms of R + eps)  (eps = 1e-8)
 //   W <- (1 - eta_t wd) W - eta_t s P Q^T
 // Q_0 has i.i.d. N(0, 1) entries drawn from muonlab::Rng(seed) (std::mt19937_64) by one
-// muonlab::NormalSampler(0, 1), block after block, column-major (docs/random.md). Everything is sized in initialize(); step() allocates nothing.
+// muonlab::NormalSampler(0, 1), block after block, column-major (docs/random.md). Everything is sized in initialize();
+// step() allocates nothing.
 #include <muonlab/plugin.hpp>
 #include <muonlab/random.hpp>
 
@@ -36,13 +37,13 @@ constexpr double kColumnNormEps = 1e-8;
 constexpr double kDependentColumn = 1e-12;
 
 struct BlockState {
-  double scale = 1.0;  // s
-  Matrix error;        // M (m x n), also holds B during a step
-  Matrix basis;        // Q (n x r)
-  Matrix left;         // P (m x r)
-  Matrix right;        // R (n x r)
-  Matrix update;       // P Q^T (m x n)
-  Vector coefficients; // r, Gram-Schmidt projections
+  double scale = 1.0;   // s
+  Matrix error;         // M (m x n), also holds B during a step
+  Matrix basis;         // Q (n x r)
+  Matrix left;          // P (m x r)
+  Matrix right;         // R (n x r)
+  Matrix update;        // P Q^T (m x n)
+  Vector coefficients;  // r, Gram-Schmidt projections
 };
 
 // Columns of p made orthonormal in place by classical Gram-Schmidt with one
@@ -145,7 +146,8 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "error-feedback factor mu: M = B - (1 - mu) P R^T"),
-    muonlab::integer("rank", "0").at_least(0.0)
+    muonlab::integer("rank", "0")
+        .at_least(0.0)
         .doc("rank r of the update per block, capped at min(m, n); 0 means min(m, n)"),
     optim::scaling_param("spectral",
                          "update factor s: 1, sqrt(max(1, m/n)), 0.2 sqrt(max(m, n)), or sqrt(m/n) (reference)",

@@ -61,7 +61,8 @@ class DionOracle {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> normal(0.0, 1.0);
     for (const BlockSpec& b : kBlocks) {
-      const Eigen::Index r = s.rank == 0 ? std::min(b.rows, b.cols) : std::min<Eigen::Index>(s.rank, std::min(b.rows, b.cols));
+      const Eigen::Index r =
+          s.rank == 0 ? std::min(b.rows, b.cols) : std::min<Eigen::Index>(s.rank, std::min(b.rows, b.cols));
       Matrix q(b.cols, r);
       for (Eigen::Index j = 0; j < r; ++j)
         for (Eigen::Index i = 0; i < b.cols; ++i) q(i, j) = normal(rng);
@@ -89,8 +90,8 @@ class DionOracle {
 };
 
 std::string yaml(const Settings& s) {
-  return "{lr: " + std::to_string(s.lr) + ", momentum: " + std::to_string(s.mu) + ", weight_decay: " +
-         std::to_string(s.wd) + ", rank: " + std::to_string(s.rank) + "}";
+  return "{lr: " + std::to_string(s.lr) + ", momentum: " + std::to_string(s.mu) +
+         ", weight_decay: " + std::to_string(s.wd) + ", rank: " + std::to_string(s.rank) + "}";
 }
 
 std::vector<Matrix> run(const std::string& params, std::uint64_t seed, int steps) {

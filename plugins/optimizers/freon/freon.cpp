@@ -103,9 +103,13 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "factor mu of the sum-form buffer B_t = mu B_{t-1} + G_t (scale-free here)"),
-    muonlab::real("q", "1.0").above(0.0).at_most(2.0)
+    muonlab::real("q", "1.0")
+        .above(0.0)
+        .at_most(2.0)
         .doc("Schatten exponent: 2 = normalized GD, 1 = Muon, < 1 = quasi-norm regime (c = 1 - q/2)"),
-    muonlab::real("rank_threshold", "1e-8").at_least(0.0).below(1.0)
+    muonlab::real("rank_threshold", "1e-8")
+        .at_least(0.0)
+        .below(1.0)
         .doc("singular values <= rank_threshold * s_1 are treated as zero"),
     optim::decoupled_weight_decay_param("0"),
 };

@@ -10,8 +10,7 @@ using muonlab::ParamType;
 
 class GradientDescent final : public muonlab::Optimizer {
  public:
-  GradientDescent(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : lr_(params.real("lr")) {}
+  GradientDescent(const muonlab::Params& params, const muonlab::CreateContext& /*context*/) : lr_(params.real("lr")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override { blocks_ = blocks; }
 

@@ -59,12 +59,14 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.9", "mu in b_t = mu b_{t-1} + (1 - dampening) g"),
-    muonlab::real("dampening", "0").at_least(0.0).at_most(1.0)
+    muonlab::real("dampening", "0")
+        .at_least(0.0)
+        .at_most(1.0)
         .doc("tau: weight 1 - tau of the new gradient in the buffer (not applied to b_1 = g)"),
     optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(HeavyBall, "heavy_ball", "1.0.0", "heavy-ball momentum (PyTorch SGD): b = mu b + (1 - tau) g, W <- W - eta_t b",
-               kParams)
+MUONLAB_PLUGIN(HeavyBall, "heavy_ball", "1.0.0",
+               "heavy-ball momentum (PyTorch SGD): b = mu b + (1 - tau) g, W <- W - eta_t b", kParams)

@@ -139,13 +139,16 @@ TEST_CASE("heavy_ball: a zero gradient with weight_decay 0 leaves W unchanged", 
 }
 
 TEST_CASE("heavy_ball: two instances fed the same gradients produce bit-identical iterates", "[heavy_ball]") {
-  const std::string params = "{lr: 0.1, momentum: 0.8, dampening: 0.1, weight_decay: 0.05, schedule: cosine, horizon: 4}";
-  optim_test::require_identical_instances("heavy_ball", params, kHeavyBallBlocks, heavy_ball_initial(),
-                                          [](int, const std::vector<Matrix>& w) {
-                                            std::vector<Matrix> g = w;
-                                            heavy_ball_gradients(w, g);
-                                            return g;
-                                          }, 5);
+  const std::string params =
+      "{lr: 0.1, momentum: 0.8, dampening: 0.1, weight_decay: 0.05, schedule: cosine, horizon: 4}";
+  optim_test::require_identical_instances(
+      "heavy_ball", params, kHeavyBallBlocks, heavy_ball_initial(),
+      [](int, const std::vector<Matrix>& w) {
+        std::vector<Matrix> g = w;
+        heavy_ball_gradients(w, g);
+        return g;
+      },
+      5);
 }
 
 TEST_CASE("heavy_ball: step() with blocks other than those initialized is an error", "[heavy_ball]") {

@@ -49,8 +49,8 @@ class Kaon final : public optim::BlockwiseOptimizer<BlockState> {
     reset_blocks(blocks);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const std::int64_t m = blocks[b].rows, n = blocks[b].cols, p = std::min(m, n);
-      state_[b] = {m > n, Matrix::Zero(m, n), Matrix::Zero(m, n), Matrix::Zero(m, n),
-                   Matrix::Zero(p, p), Matrix::Zero(p, p)};
+      state_[b] = {
+          m > n, Matrix::Zero(m, n), Matrix::Zero(m, n), Matrix::Zero(m, n), Matrix::Zero(p, p), Matrix::Zero(p, p)};
     }
   }
 
@@ -107,11 +107,14 @@ const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
     optim::momentum_param("0.95", "factor mu of the sum-form buffer B_t = mu B_{t-1} + G_t (scale-free here)"),
-    muonlab::integer("iterations", "5").at_least(0.0)
+    muonlab::integer("iterations", "5")
+        .at_least(0.0)
         .doc("T: applications of s <- gain s (1 - s^2)^2 (unverified; 0 gives B / ||B||_F)"),
-    muonlab::real("gain", "4.1").above(0.0)
+    muonlab::real("gain", "4.1")
+        .above(0.0)
         .doc("a of the map s <- a s (1 - s^2)^2 (from a secondary summary, unverified)"),
-    muonlab::real("divisor", "1.175").above(0.0)
+    muonlab::real("divisor", "1.175")
+        .above(0.0)
         .doc("O = X_T / divisor; 1.175 ~ maximum of the map for a = 4.1 (unverified)"),
     optim::decoupled_weight_decay_param("0"),
 };

@@ -29,5 +29,4 @@ const muonlab::ParamSpec kParams[] = {
 }  // namespace
 
 MUONLAB_PLUGIN(MarsM, "mars_m", "1.0.0",
-               "MARS-M: Muon on an EMA of clipped MARS-corrected gradients (exact or approximate correction)",
-               kParams)
+               "MARS-M: Muon on an EMA of clipped MARS-corrected gradients (exact or approximate correction)", kParams)

@@ -162,18 +162,21 @@ class MarsMuon : public Optimizer {
 
 // Declarations of the MARS-specific parameters (the rest come from muonlab/optim).
 constexpr ParamBuilder gamma_param(const char* default_value) {
-  return muonlab::real("gamma", default_value).at_least(0.0)
+  return muonlab::real("gamma", default_value)
+      .at_least(0.0)
       .doc("correction strength: c_t = G_t + gamma beta / (1 - beta) (G_t - Gref_t)");
 }
 
 constexpr ParamBuilder variant_param(const char* default_value) {
   return muonlab::choice("variant", default_value, "exact|approx")
-      .doc("Gref_t: exact = gradient of the current sample at the previous iterate (one extra "
-           "gradient evaluation per step); approx = the previous step's gradient");
+      .doc(
+          "Gref_t: exact = gradient of the current sample at the previous iterate (one extra "
+          "gradient evaluation per step); approx = the previous step's gradient");
 }
 
 constexpr ParamBuilder clip_norm_param() {
-  return muonlab::real("clip_norm", "1").at_least(0.0)
+  return muonlab::real("clip_norm", "1")
+      .at_least(0.0)
       .doc("c_t is rescaled to Frobenius norm clip_norm when larger (absolute threshold, per block); 0 = no clipping");
 }
 

@@ -22,8 +22,7 @@ class Muon final : public optim::BlockwiseOptimizer<> {
  public:
   // Momentum 0 (simplified Muon) keeps no buffer: N = G; otherwise Keller's EMA convention.
   Muon(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : BlockwiseOptimizer(params, kName),
-        muon_(params, kName, optim::MomentumForm::Ema, /*optional_momentum=*/true) {}
+      : BlockwiseOptimizer(params, kName), muon_(params, kName, optim::MomentumForm::Ema, /*optional_momentum=*/true) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
     reset_blocks(blocks);
@@ -55,5 +54,4 @@ const muonlab::ParamSpec kParams[] = {
 
 }  // namespace
 
-MUONLAB_PLUGIN(Muon, "muon", "1.1.0", "Muon: orthogonalized (momentum) steps, W <- W - eta_t s msign(N_t)",
-               kParams)
+MUONLAB_PLUGIN(Muon, "muon", "1.1.0", "Muon: orthogonalized (momentum) steps, W <- W - eta_t s msign(N_t)", kParams)

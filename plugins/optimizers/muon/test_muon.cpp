@@ -43,8 +43,8 @@ Matrix polar_factor(const Matrix& n) {
 }
 
 struct MuonSettings {
-  std::function<double(int)> eta;                  // eta_t
-  std::vector<double> scale = {1.0, 1.0, 1.0};     // s per block, written out by hand
+  std::function<double(int)> eta;               // eta_t
+  std::vector<double> scale = {1.0, 1.0, 1.0};  // s per block, written out by hand
   double momentum = 0.0;
   bool nesterov = false;
   double weight_decay = 0.0;
@@ -141,7 +141,8 @@ TEST_CASE("muon: cosine schedule from lr to final_fraction * lr over horizon ste
 }
 
 TEST_CASE("muon: cosine schedule values at its ends are lr and final_fraction * lr", "[muon]") {
-  auto optimizer = muonlab::testing::make_optimizer("muon", "{schedule: cosine, lr: 0.4, horizon: 2, final_fraction: 0.25}");
+  auto optimizer =
+      muonlab::testing::make_optimizer("muon", "{schedule: cosine, lr: 0.4, horizon: 2, final_fraction: 0.25}");
   optimizer->initialize(kMuonBlocks);
   std::vector<Matrix> w = muon_initial();
   const double expected[] = {0.4, 0.25 * 0.4 + 0.75 * 0.4 * 0.5, 0.1, 0.1};  // cos(pi/2) = 0 at t = 1
@@ -216,8 +217,8 @@ TEST_CASE("muon: momentum, Nesterov, scaling and weight decay together", "[muon]
   s.momentum = 0.9;
   s.nesterov = true;
   s.weight_decay = 0.2;
-  check_muon_against_formula(
-      "{lr: 0.3, decay: 0.8, momentum: 0.9, nesterov: true, scaling: shape, weight_decay: 0.2}", s, 5);
+  check_muon_against_formula("{lr: 0.3, decay: 0.8, momentum: 0.9, nesterov: true, scaling: shape, weight_decay: 0.2}",
+                             s, 5);
 }
 
 TEST_CASE("muon: a zero gradient leaves W unchanged", "[muon]") {

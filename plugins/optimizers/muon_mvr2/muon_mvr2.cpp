@@ -13,8 +13,7 @@ namespace mars = muonlab::mars;
 
 class MuonMvr2 final : public mars::MarsMuon {
  public:
-  MuonMvr2(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : MarsMuon(params, "muon_mvr2") {}
+  MuonMvr2(const muonlab::Params& params, const muonlab::CreateContext& /*context*/) : MarsMuon(params, "muon_mvr2") {}
 };
 
 const muonlab::ParamSpec kParams[] = {

@@ -19,8 +19,8 @@ constexpr const char* kName = "nesterov";
 
 // Buffers of one block, sized in initialize() so that step() allocates nothing.
 struct BlockState {
-  Matrix buffer;     // b
-  Matrix gradient;   // g = G + wd W, used twice per step
+  Matrix buffer;    // b
+  Matrix gradient;  // g = G + wd W, used twice per step
 };
 
 class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
@@ -64,12 +64,14 @@ class Nesterov final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.01"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    muonlab::real("momentum", "0.9").above(0.0).below(1.0)
+    muonlab::real("momentum", "0.9")
+        .above(0.0)
+        .below(1.0)
         .doc("mu in b_t = mu b_{t-1} + g and the step g + mu b_t; PyTorch requires mu > 0"),
     optim::weight_decay_param("0", "coupled L2: g = G + weight_decay * W"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(Nesterov, "nesterov", "1.0.0", "Nesterov momentum (PyTorch SGD): b = mu b + g, W <- W - eta_t (g + mu b)",
-               kParams)
+MUONLAB_PLUGIN(Nesterov, "nesterov", "1.0.0",
+               "Nesterov momentum (PyTorch SGD): b = mu b + g, W <- W - eta_t (g + mu b)", kParams)

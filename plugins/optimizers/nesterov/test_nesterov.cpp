@@ -25,9 +25,7 @@ const std::vector<BlockSpec> kNesterovBlocks = optim_test::tall_wide_blocks();
 
 std::vector<Matrix> nesterov_initial() { return optim_test::two_block_initial(); }
 
-void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) {
-  optim_test::quadratic_gradients(w, g);
-}
+void nesterov_gradients(const std::vector<Matrix>& w, std::vector<Matrix>& g) { optim_test::quadratic_gradients(w, g); }
 
 struct NesterovSettings {
   std::function<double(int)> eta;
@@ -125,10 +123,12 @@ TEST_CASE("nesterov: a zero gradient with weight_decay 0 leaves W unchanged", "[
 
 TEST_CASE("nesterov: two instances fed the same gradients produce bit-identical iterates", "[nesterov]") {
   const std::string params = "{lr: 0.1, momentum: 0.8, weight_decay: 0.05, schedule: geometric, decay: 0.9}";
-  optim_test::require_identical_instances("nesterov", params, kNesterovBlocks, nesterov_initial(),
-                                          [](int, const std::vector<Matrix>& w) {
-                                            std::vector<Matrix> g = w;
-                                            nesterov_gradients(w, g);
-                                            return g;
-                                          }, 5);
+  optim_test::require_identical_instances(
+      "nesterov", params, kNesterovBlocks, nesterov_initial(),
+      [](int, const std::vector<Matrix>& w) {
+        std::vector<Matrix> g = w;
+        nesterov_gradients(w, g);
+        return g;
+      },
+      5);
 }

@@ -82,5 +82,4 @@ const muonlab::ParamSpec kParams[] = {
 
 }  // namespace
 
-MUONLAB_PLUGIN(NorMuon, "normuon", "1.0.0", "NorMuon: Muon direction with per-row second-moment normalization",
-               kParams)
+MUONLAB_PLUGIN(NorMuon, "normuon", "1.0.0", "NorMuon: Muon direction with per-row second-moment normalization", kParams)

@@ -85,10 +85,9 @@ class NorMuonOracle {
 
 // Polar factors from two SVDs of inputs with condition number <= 3 agree to ~1e-15 in
 // absolute terms; every row of them has norm > 0.2 (see normuon_gradient; checked in the oracle), so
-// each row, and its mean square v_i, is known to a relative ~1e-15 / 0.2 = 5e-15. The row scaling and the Frobenius rescale keep relative
-// errors, the rescaled P has O(1) entries and eta s <= 0.2: a few steps agree to ~1e-14.
-// 1e-12 leaves a margin; a wrong reduction axis or a missing rescale changes entries by more
-// than 1e-3.
+// each row, and its mean square v_i, is known to a relative ~1e-15 / 0.2 = 5e-15. The row scaling and the Frobenius
+// rescale keep relative errors, the rescaled P has O(1) entries and eta s <= 0.2: a few steps agree to ~1e-14. 1e-12
+// leaves a margin; a wrong reduction axis or a missing rescale changes entries by more than 1e-3.
 constexpr double kNorMuonTolerance = 1e-12;
 
 void check_normuon_against_formula(const std::string& params_yaml, const NorMuonSettings& settings, int steps) {

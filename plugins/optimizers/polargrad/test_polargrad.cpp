@@ -125,7 +125,8 @@ TEST_CASE("polargrad: decoupled weight decay with a geometric schedule", "[polar
   s.eta = [](int t) { return 0.08 * std::pow(0.5, t); };
   s.momentum = 0.5;
   s.weight_decay = 0.5;
-  check_polargrad_against_formula("{lr: 0.08, schedule: geometric, decay: 0.5, momentum: 0.5, weight_decay: 0.5}", s, 3);
+  check_polargrad_against_formula("{lr: 0.08, schedule: geometric, decay: 0.5, momentum: 0.5, weight_decay: 0.5}", s,
+                                  3);
 }
 
 TEST_CASE("polargrad: unlike Muon, the step scales with the gradient", "[polargrad]") {

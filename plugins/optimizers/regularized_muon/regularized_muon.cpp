@@ -31,12 +31,12 @@ constexpr const char* kName = "regularized_muon";
 
 // Buffers of one block, sized in initialize() so that step() allocates nothing.
 struct BlockState {
-  double scale = 1.0;                // s
+  double scale = 1.0;               // s
   optim::MomentumBuffers momentum;  // M and N (none when momentum == 0)
-  Matrix scaled_u;       // U diag(f)
-  Matrix update;         // O
-  Vector factors;        // f_i = s_i / hypot(s_i, lambda)
-  muonlab::ThinSvd svd;  // keeps its LAPACK workspace between steps
+  Matrix scaled_u;                  // U diag(f)
+  Matrix update;                    // O
+  Vector factors;                   // f_i = s_i / hypot(s_i, lambda)
+  muonlab::ThinSvd svd;             // keeps its LAPACK workspace between steps
 };
 
 class RegularizedMuon final : public optim::BlockwiseOptimizer<BlockState> {
@@ -100,7 +100,8 @@ const muonlab::ParamSpec kParams[] = {
     MUONLAB_STEP_SCHEDULE_PARAMS("geometric", "0.9"),
     optim::momentum_param("0", "EMA factor beta of M_t = beta M_{t-1} + (1-beta) G_t; 0 = no momentum"),
     optim::nesterov_param("false", "smooth (1-beta) G_t + beta M_t instead of M_t"),
-    muonlab::real("lambda", "1e-3").above(0.0)
+    muonlab::real("lambda", "1e-3")
+        .above(0.0)
         .doc("smoothing: each singular value s maps to s / sqrt(s^2 + lambda^2) (lambda scaled by s_1 when relative)"),
     muonlab::choice("lambda_scale", "relative", "relative|absolute")
         .doc("relative: lambda * s_1 (scale invariant); absolute: lambda as given"),

@@ -84,7 +84,8 @@ void check_against_oracle(const std::string& params_yaml, const RegSettings& s, 
 
 }  // namespace
 
-TEST_CASE("regularized_muon: defaults (relative lambda 1e-3, geometric 0.1 * 0.9^t), three steps", "[regularized_muon]") {
+TEST_CASE("regularized_muon: defaults (relative lambda 1e-3, geometric 0.1 * 0.9^t), three steps",
+          "[regularized_muon]") {
   check_against_oracle("{}", RegSettings{}, 3);
 }
 
@@ -95,7 +96,8 @@ TEST_CASE("regularized_muon: relative lambda 0.5 with Nesterov momentum and shap
   s.nesterov = true;
   s.lambda = 0.5;
   s.scale_tall = std::sqrt(1.5);
-  check_against_oracle("{lr: 0.05, schedule: constant, momentum: 0.9, nesterov: true, lambda: 0.5, scaling: shape}", s, 3);
+  check_against_oracle("{lr: 0.05, schedule: constant, momentum: 0.9, nesterov: true, lambda: 0.5, scaling: shape}", s,
+                       3);
 }
 
 TEST_CASE("regularized_muon: absolute lambda with EMA momentum and weight decay", "[regularized_muon]") {
@@ -105,13 +107,16 @@ TEST_CASE("regularized_muon: absolute lambda with EMA momentum and weight decay"
   s.lambda = 0.7;
   s.relative = false;
   s.weight_decay = 0.2;
-  check_against_oracle("{lr: 0.1, schedule: constant, momentum: 0.5, lambda: 0.7, lambda_scale: absolute, weight_decay: 0.2}", s, 3);
+  check_against_oracle(
+      "{lr: 0.1, schedule: constant, momentum: 0.5, lambda: 0.7, lambda_scale: absolute, weight_decay: 0.2}", s, 3);
 }
 
-TEST_CASE("regularized_muon: absolute lambda is gradient descent with step eta / lambda for tiny gradients", "[regularized_muon]") {
+TEST_CASE("regularized_muon: absolute lambda is gradient descent with step eta / lambda for tiny gradients",
+          "[regularized_muon]") {
   // s / sqrt(s^2 + lam^2) = (s / lam) (1 - s^2 / (2 lam^2) + ...): with s <= 1.5e-6 and
   // lam = 1 the relative deviation from G / lam is <= 1.2e-12, i.e. entries off by ~1e-18.
-  auto optimizer = muonlab::testing::make_optimizer("regularized_muon", "{lr: 0.1, schedule: constant, lambda: 1, lambda_scale: absolute}");
+  auto optimizer = muonlab::testing::make_optimizer("regularized_muon",
+                                                    "{lr: 0.1, schedule: constant, lambda: 1, lambda_scale: absolute}");
   optimizer->initialize(kRegBlocks);
   std::vector<Matrix> w = reg_initial(), expected = reg_initial();
   std::vector<Matrix> g = reg_gradient(0);
@@ -121,7 +126,8 @@ TEST_CASE("regularized_muon: absolute lambda is gradient descent with step eta /
   REQUIRE(max_abs_diff(w, expected) <= 1e-15);
 }
 
-TEST_CASE("regularized_muon: two instances fed the same gradients produce bit-identical iterates", "[regularized_muon]") {
+TEST_CASE("regularized_muon: two instances fed the same gradients produce bit-identical iterates",
+          "[regularized_muon]") {
   const std::string params = "{lr: 0.05, momentum: 0.8, nesterov: true, lambda: 0.1}";
   optim_test::require_identical_instances("regularized_muon", params, kRegBlocks, reg_initial(),
                                           optim_test::fixed_sequence(reg_gradient), 4, 7);

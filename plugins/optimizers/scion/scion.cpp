@@ -116,8 +116,11 @@ class Scion final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("1e-3"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    muonlab::real("alpha", "1.0").above(0.0).at_most(1.0)
-        .doc("Scion's 'momentum' (one minus the usual momentum): D_t = (1-alpha) D_{t-1} + alpha G_t; 1 = no averaging"),
+    muonlab::real("alpha", "1.0")
+        .above(0.0)
+        .at_most(1.0)
+        .doc(
+            "Scion's 'momentum' (one minus the usual momentum): D_t = (1-alpha) D_{t-1} + alpha G_t; 1 = no averaging"),
     muonlab::real("radius", "1.0").above(0.0).doc("norm-ball radius rho (scion.py 'scale') multiplying the LMO"),
     muonlab::choice("lmo", "spectral", "spectral|sign")
         .doc("linear minimization oracle: spectral (orthogonalizer) or sign"),

@@ -72,8 +72,8 @@ constexpr double kScionTolerance = 1e-12;
 
 void check_scion_against_formula(const std::string& params_yaml, const ScionSettings& settings, int steps) {
   ScionOracle oracle(settings);
-  optim_test::require_matches_oracle("scion", params_yaml, kScionBlocks, scion_initial(), scion_gradient,
-                                     oracle, settings.eta, steps, kScionTolerance);
+  optim_test::require_matches_oracle("scion", params_yaml, kScionBlocks, scion_initial(), scion_gradient, oracle,
+                                     settings.eta, steps, kScionTolerance);
 }
 
 }  // namespace

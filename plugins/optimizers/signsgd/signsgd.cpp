@@ -19,9 +19,7 @@ constexpr const char* kName = "signsgd";
 class SignSgd final : public optim::BlockwiseOptimizer<Matrix> {  // state: M of each block (Signum only)
  public:
   SignSgd(const muonlab::Params& params, const muonlab::CreateContext& /*context*/)
-      : BlockwiseOptimizer(params, kName),
-        beta_(params.real("momentum")),
-        weight_decay_(params.real("weight_decay")) {}
+      : BlockwiseOptimizer(params, kName), beta_(params.real("momentum")), weight_decay_(params.real("weight_decay")) {}
 
   void initialize(const std::vector<muonlab::BlockSpec>& blocks) override {
     reset_blocks(blocks);

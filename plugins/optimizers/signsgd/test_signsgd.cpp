@@ -39,7 +39,8 @@ std::vector<Matrix> sign_gradient(int t) {
   for (std::size_t b = 0; b < kSignBlocks.size(); ++b) {
     Matrix m(kSignBlocks[b].rows, kSignBlocks[b].cols);
     for (Eigen::Index j = 0; j < m.cols(); ++j)
-      for (Eigen::Index i = 0; i < m.rows(); ++i) m(i, j) = std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
+      for (Eigen::Index i = 0; i < m.rows(); ++i)
+        m(i, j) = std::cos(1.3 * i + 0.7 * j + 2.1 * t + static_cast<double>(b));
     if (t == 0) m(1, 1) = 0.0;
     g.push_back(m);
   }
@@ -90,7 +91,8 @@ int check_sign_against_formula(const std::string& params_yaml, const SignSetting
     optimizer->step(t, w, g);
     oracle.step(t, expected, g);
     REQUIRE(max_abs_diff(w, expected) <= tolerance);
-    for (std::size_t b = 0; b < g.size(); ++b) sign_flips += static_cast<int>((sign_of(oracle.momentum()[b]) - sign_of(g[b])).cwiseAbs().sum() / 2);
+    for (std::size_t b = 0; b < g.size(); ++b)
+      sign_flips += static_cast<int>((sign_of(oracle.momentum()[b]) - sign_of(g[b])).cwiseAbs().sum() / 2);
     double used = 0.0;
     optimizer->read_diagnostics(&used);
     REQUIRE(used == Approx(settings.eta(t)).epsilon(1e-15));

@@ -158,13 +158,18 @@ class SpecMuon final : public optim::BlockwiseOptimizer<BlockState> {
 const muonlab::ParamSpec kParams[] = {
     optim::lr_param("0.02"),
     MUONLAB_STEP_SCHEDULE_PARAMS("constant", "1.0"),
-    muonlab::integer("rank", "4").at_least(0.0)
+    muonlab::integer("rank", "4")
+        .at_least(0.0)
         .doc("k: leading singular modes with a SAV auxiliary variable (clamped to min(m, n)); 0 = none"),
-    muonlab::real("relaxation", "0.9").at_least(0.0).at_most(1.0)
+    muonlab::real("relaxation", "0.9")
+        .at_least(0.0)
+        .at_most(1.0)
         .doc("xi: r_j <- xi * (SAV-shrunk r_j) + (1 - xi) * E_t; 0 = top-k part is msign"),
-    muonlab::real("energy_shift", "0").at_least(0.0)
+    muonlab::real("energy_shift", "0")
+        .at_least(0.0)
         .doc("c in the loss energy E_t = sqrt(max(L_t, 0) + c) (SAV's constant C)"),
-    muonlab::real("eps", "1e-30").above(0.0)
+    muonlab::real("eps", "1e-30")
+        .above(0.0)
         .doc("guard in G / (||G|| + eps), r_j / (E_t + eps) and E_t^2 + eps (division by zero only)"),
     optim::momentum_param("0.9", "heavy-ball factor mu of B_t = mu B_{t-1} + O_t (sum form); 0 = no momentum"),
     optim::decoupled_weight_decay_param("0"),
@@ -172,6 +177,7 @@ const muonlab::ParamSpec kParams[] = {
 
 }  // namespace
 
-MUONLAB_PLUGIN(SpecMuon, "specmuon", "1.0.0",
-               "SpecMuon: top-k singular modes of G/||G|| scaled by relaxed SAV ratios r_j/sqrt(L), rest kept; heavy ball",
-               kParams)
+MUONLAB_PLUGIN(
+    SpecMuon, "specmuon", "1.0.0",
+    "SpecMuon: top-k singular modes of G/||G|| scaled by relaxed SAV ratios r_j/sqrt(L), rest kept; heavy ball",
+    kParams)

@@ -87,7 +87,8 @@ class SpecReference {
     int ratio_count = 0;
     for (std::size_t b = 0; b < w.size(); ++b) {
       const double norm = g[b].norm();
-      const Matrix normalized = norm > 0 ? Matrix(g[b] / (norm + s_.eps)) : Matrix(Matrix::Zero(g[b].rows(), g[b].cols()));
+      const Matrix normalized =
+          norm > 0 ? Matrix(g[b] / (norm + s_.eps)) : Matrix(Matrix::Zero(g[b].rows(), g[b].cols()));
       Eigen::JacobiSVD<Matrix> svd(normalized, Eigen::ComputeThinU | Eigen::ComputeThinV);
       const Vector sv = svd.singularValues();
       Matrix direction = Matrix::Zero(g[b].rows(), g[b].cols());
@@ -178,7 +179,8 @@ std::string temp_h5(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("specmuon: rank 2 of 3 modes, relaxation, momentum, energy shift and weight decay, three steps", "[specmuon]") {
+TEST_CASE("specmuon: rank 2 of 3 modes, relaxation, momentum, energy shift and weight decay, three steps",
+          "[specmuon]") {
   SpecSettings s;
   s.eta = [](int) { return 0.3; };
   s.rank = 2;
@@ -186,8 +188,8 @@ TEST_CASE("specmuon: rank 2 of 3 modes, relaxation, momentum, energy shift and w
   s.momentum = 0.5;
   s.energy_shift = 0.01;
   s.weight_decay = 0.1;
-  check_against_reference("{lr: 0.3, rank: 2, relaxation: 0.7, momentum: 0.5, energy_shift: 0.01, weight_decay: 0.1}", s,
-                          {2.0, 0.5, 0.05});
+  check_against_reference("{lr: 0.3, rank: 2, relaxation: 0.7, momentum: 0.5, energy_shift: 0.01, weight_decay: 0.1}",
+                          s, {2.0, 0.5, 0.05});
 }
 
 TEST_CASE("specmuon: defaults (rank 4 clamped to 3) with a geometric schedule, three steps", "[specmuon]") {
@@ -233,7 +235,8 @@ TEST_CASE("specmuon: the first step with rank >= rank(G) and momentum 0 is Muon'
   SECTION("rank-one gradients: the zero modes' arbitrary singular vectors are not used") {
     optimizer->initialize(kSpecBlocks);
     std::vector<Matrix> w = spec_initial(), g;
-    for (std::size_t b = 0; b < kSpecBlocks.size(); ++b) g.push_back(gradient_with_spectrum(kSpecBlocks[b], Vector::Unit(3, 0) * 2.0, 7 + b));
+    for (std::size_t b = 0; b < kSpecBlocks.size(); ++b)
+      g.push_back(gradient_with_spectrum(kSpecBlocks[b], Vector::Unit(3, 0) * 2.0, 7 + b));
     const std::vector<Matrix> before = w;
     step_with_loss(*optimizer, 0, 0.7, w, g);
     for (std::size_t b = 0; b < w.size(); ++b) {

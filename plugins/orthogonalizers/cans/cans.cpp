@@ -37,7 +37,9 @@ std::vector<ns::OddPolynomial> cubic_composition(double lower_bound, std::int64_
   std::vector<ns::OddPolynomial> composition;
   double l = lower_bound;
   double u = 1.0;
-  const auto done = [&] { return steps > 0 ? static_cast<std::int64_t>(composition.size()) == steps : 1.0 - l <= delta; };
+  const auto done = [&] {
+    return steps > 0 ? static_cast<std::int64_t>(composition.size()) == steps : 1.0 - l <= delta;
+  };
   while (!done()) {
     if (static_cast<std::int64_t>(composition.size()) == kMaxAutomaticSteps) {
       throw std::invalid_argument("cans: the cubic composition does not reach delta = " + std::to_string(delta) +
@@ -70,17 +72,23 @@ class ChebyshevNewtonSchulz final : public ns::ScheduledIteration {
 
 const muonlab::ParamSpec kParams[] = {
     muonlab::choice("variant", "quintic_table", "quintic_table|cubic")
-        .doc("quintic_table: the published 5-step quintic schedule (Emerging-Optimizers 'cans'); cubic: optimal odd cubics "
+        .doc("quintic_table: the published 5-step quintic schedule (Emerging-Optimizers 'cans'); cubic: optimal odd "
+             "cubics "
              "on the shrinking interval [l_k, 2 - l_k] from [lower_bound, 1]"),
     ns::steps_param("0", 0.0,
                     "number of iterations; 0 = 5 for quintic_table, and for cubic the fewest whose guaranteed "
                     "interval lies in [1 - delta, 1 + delta]; quintic_table steps past 5 repeat its last triple"),
-    muonlab::real("lower_bound", "1.0e-3").above(0.0).below(1.0)
+    muonlab::real("lower_bound", "1.0e-3")
+        .above(0.0)
+        .below(1.0)
         .doc("cubic: assumed lower bound of the normalized singular values (smaller ones are not lifted)"),
-    muonlab::real("delta", "1.0e-3").at_least(1.0e-15).at_most(0.5)
+    muonlab::real("delta", "1.0e-3")
+        .at_least(1.0e-15)
+        .at_most(0.5)
         .doc("cubic with steps = 0: target half-width of the interval around 1"),
     muonlab::choice("normalization", "frobenius", "frobenius|gelfand")
-        .doc("frobenius: X0 = G / (||G||_F + eps); gelfand: then divide by ||X0 X0^T||_F^{1/2} >= sigma_max (no extra GEMM)"),
+        .doc("frobenius: X0 = G / (||G||_F + eps); gelfand: then divide by ||X0 X0^T||_F^{1/2} >= sigma_max (no extra "
+             "GEMM)"),
     ns::eps_param(),
 };
 

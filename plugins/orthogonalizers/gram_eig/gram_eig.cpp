@@ -22,8 +22,11 @@ namespace lapack = muonlab::orth::lapack;
 // Buffers for one input shape (rows x cols, p = min(rows, cols)).
 struct Workspace {
   Workspace(Eigen::Index rows, Eigen::Index cols)
-      : x(rows, cols), gram(std::min(rows, cols), std::min(rows, cols)), eigenvalues(std::min(rows, cols)),
-        root(std::min(rows, cols), std::min(rows, cols)), inverse_root(std::min(rows, cols), std::min(rows, cols)) {
+      : x(rows, cols),
+        gram(std::min(rows, cols), std::min(rows, cols)),
+        eigenvalues(std::min(rows, cols)),
+        root(std::min(rows, cols), std::min(rows, cols)),
+        inverse_root(std::min(rows, cols), std::min(rows, cols)) {
     eigen.reserve(std::min(rows, cols));
   }
   Matrix x;             // G scaled by a power of two
@@ -102,7 +105,9 @@ class GramEig final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("cutoff", "1.0e-6").at_least(0.0).below(1.0)
+    muonlab::real("cutoff", "1.0e-6")
+        .at_least(0.0)
+        .below(1.0)
         .doc("relative cutoff on singular values: eigenvalues lambda_i <= cutoff^2 lambda_max of the Gram "
              "matrix (s_i <= cutoff * s_1) count as zero; below ~sqrt(max(m,n) eps) they are rounding noise"),
 };

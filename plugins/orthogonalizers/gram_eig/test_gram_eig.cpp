@@ -18,10 +18,10 @@ namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
+using muonlab::orth_test::apply;
+using muonlab::orth_test::compose;
 using muonlab::orth_test::Factors;
 using muonlab::orth_test::haar_factors;
-using muonlab::orth_test::compose;
-using muonlab::orth_test::apply;
 
 // U_k V_k^T of the first k factors.
 Matrix leading_polar(const Factors& f, Eigen::Index k) { return f.u.leftCols(k) * f.v.leftCols(k).transpose(); }

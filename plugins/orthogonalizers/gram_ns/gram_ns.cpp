@@ -24,8 +24,8 @@ namespace ns = muonlab::newton_schulz;
 // Buffers on a p x q wide iterate.
 struct GramWorkspace {
   GramWorkspace(Eigen::Index p, Eigen::Index q) : x(p, q), next_x(p, q), r(p, p), q(p, p), z(p, p), product(p, p) {}
-  Matrix x, next_x;           // X (replaced only at restarts) and Q X
-  Matrix r, q, z, product;    // R = Q X X^T Q, accumulated Q, step polynomial Z, scratch
+  Matrix x, next_x;         // X (replaced only at restarts) and Q X
+  Matrix r, q, z, product;  // R = Q X X^T Q, accumulated Q, step polynomial Z, scratch
 };
 
 // Costs of the p x p and p x q products, 2 m n k flops each.
@@ -157,13 +157,17 @@ class GramNewtonSchulz final : public muonlab::Orthogonalizer {
 
 const muonlab::ParamSpec kParams[] = {
     muonlab::choice("schedule", "polar_express_5", muonlab::newton_schulz::kScheduleChoices)
-        .doc("polynomial schedule (with its input safety factor): polar_express_5 (sf 1.02), polar_express_8 (sf 1.01), "
-             "you_quintic, cans_quintic, keller, cubic"),
-    muonlab::integer("steps", "0").at_least(0.0)
+        .doc(
+            "polynomial schedule (with its input safety factor): polar_express_5 (sf 1.02), polar_express_8 (sf 1.01), "
+            "you_quintic, cans_quintic, keller, cubic"),
+    muonlab::integer("steps", "0")
+        .at_least(0.0)
         .doc("number of iterations; 0 = the schedule's natural length (8 for polar_express_8, 14 for cubic, else 5)"),
-    muonlab::real_list("restart_after", "[]").at_least(1.0)
+    muonlab::real_list("restart_after", "[]")
+        .at_least(1.0)
         .doc("steps after which Q is applied to X and R = X X^T recomputed (integers in [1, steps - 1])"),
-    muonlab::real("eps", "1.0e-7").at_least(0.0)
+    muonlab::real("eps", "1.0e-7")
+        .at_least(0.0)
         .doc("guard in the normalization X0 = G / (s ||G||_F + eps), s the schedule's safety factor"),
 };
 

@@ -32,20 +32,28 @@ struct NamedModel {
 std::vector<NamedModel> schedules_with_table_rows() {
   const std::vector<nst::Triple> cubic{{1.5, -0.5, 0.0}};
   return {
-      {"{}", nst::frobenius_model(triples(ns::kPolarExpressFiveStep), 5, 1.02, kEps),
+      {"{}",
+       nst::frobenius_model(triples(ns::kPolarExpressFiveStep), 5, 1.02, kEps),
        {0.9035, 1.0864, 1.0165, 1.1083, 0.9968, 0.8466, 0.0969}},
-      {"{schedule: polar_express_8}", nst::frobenius_model(triples(ns::polar_express_eight_step()), 8, 1.01, kEps),
+      {"{schedule: polar_express_8}",
+       nst::frobenius_model(triples(ns::polar_express_eight_step()), 8, 1.01, kEps),
        {1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 0.5701}},
-      {"{schedule: you_quintic}", nst::frobenius_model(triples(ns::kYouQuintic), 5, 1.0, kEps),
+      {"{schedule: you_quintic}",
+       nst::frobenius_model(triples(ns::kYouQuintic), 5, 1.0, kEps),
        {0.9783, 0.9859, 1.0190, 0.9857, 1.0180, 0.4750, 0.0493}},
       // The CANS table amplifies rounding by 1.05e5 at x0 = 1: see test_cans.cpp.
-      {"{schedule: cans_quintic}", nst::frobenius_model(triples(ns::kCansQuintic), 5, 1.0, kEps),
-       {1.0051, 1.0964, 0.9163, 0.8883, 1.1132, 0.8865, 0.1047}, 5e-11},
-      {"{schedule: keller}", nst::frobenius_model({{3.4445, -4.7750, 2.0315}}, 5, 1.0, kEps),
+      {"{schedule: cans_quintic}",
+       nst::frobenius_model(triples(ns::kCansQuintic), 5, 1.0, kEps),
+       {1.0051, 1.0964, 0.9163, 0.8883, 1.1132, 0.8865, 0.1047},
+       5e-11},
+      {"{schedule: keller}",
+       nst::frobenius_model({{3.4445, -4.7750, 2.0315}}, 5, 1.0, kEps),
        {0.6964, 0.7654, 0.7121, 1.1223, 0.6989, 0.4705, 0.0485}},
-      {"{schedule: cubic, steps: 5}", nst::frobenius_model(cubic, 5, 1.0, kEps),
+      {"{schedule: cubic, steps: 5}",
+       nst::frobenius_model(cubic, 5, 1.0, kEps),
        {1.0000, 1.0000, 0.6587, 0.2248, 0.0758, 0.0076, 0.0008}},
-      {"{schedule: cubic, steps: 10}", nst::frobenius_model(cubic, 10, 1.0, kEps),
+      {"{schedule: cubic, steps: 10}",
+       nst::frobenius_model(cubic, 10, 1.0, kEps),
        {1.0000, 1.0000, 1.0000, 0.9676, 0.5294, 0.0576, 0.0058}},
   };
 }
@@ -80,13 +88,13 @@ TEST_CASE("gram_ns equals the standard iteration of the same schedule, with and 
       {"{schedule: cubic}", "ns3", "{}", 14, 1.0, cubic},
       {"{schedule: cans_quintic}", "cans", "{}", 5, 1.0, triples(ns::kCansQuintic)},
   };
-  const Matrix inputs[] = {nst::accuracy_gaussian(), nst::accuracy_ill_conditioned(),
-                           Matrix(nst::gaussian(30, 30, 9))};
+  const Matrix inputs[] = {nst::accuracy_gaussian(), nst::accuracy_ill_conditioned(), Matrix(nst::gaussian(30, 30, 9))};
   for (const Pair& pair : pairs) {
     auto reference = muonlab::testing::make_orthogonalizer(pair.standard, pair.standard_params);
     auto gram = muonlab::testing::make_orthogonalizer("gram_ns", pair.gram_params);
     std::string with_restarts = pair.gram_params;
-    with_restarts.insert(with_restarts.size() - 1, std::string(pair.gram_params == "{}" ? "" : ", ") + "restart_after: [2, 3]");
+    with_restarts.insert(with_restarts.size() - 1,
+                         std::string(pair.gram_params == "{}" ? "" : ", ") + "restart_after: [2, 3]");
     auto restarted = muonlab::testing::make_orthogonalizer("gram_ns", with_restarts);
     for (const Matrix& g : inputs) {
       CAPTURE(pair.gram_params, with_restarts, pair.standard, g.rows(), g.cols());
@@ -108,8 +116,7 @@ TEST_CASE("gram_ns equals the standard iteration of the same schedule, with and 
       const Matrix expected = nst::apply(*reference, g);
       const double plain = relative_difference(nst::apply(*gram, g), expected);
       const double restarts = relative_difference(nst::apply(*restarted, g), expected);
-      INFO("relative differences " << plain << " (no restart), " << restarts << " (restarts); tolerance "
-                                   << tolerance);
+      INFO("relative differences " << plain << " (no restart), " << restarts << " (restarts); tolerance " << tolerance);
       CHECK(plain < tolerance);
       CHECK(restarts < tolerance);
     }
@@ -131,12 +138,14 @@ TEST_CASE("gram_ns restarts recover the standard iteration's accuracy on an ill-
   const Matrix exact = u * mapped.asDiagonal() * v.transpose();
 
   auto plain = muonlab::testing::make_orthogonalizer("gram_ns", "{schedule: polar_express_8}");
-  auto restarted = muonlab::testing::make_orthogonalizer("gram_ns", "{schedule: polar_express_8, restart_after: [2, 3]}");
+  auto restarted =
+      muonlab::testing::make_orthogonalizer("gram_ns", "{schedule: polar_express_8, restart_after: [2, 3]}");
   auto standard = muonlab::testing::make_orthogonalizer("polar_express", "{variant: eight_step}");
   const double plain_error = relative_difference(nst::apply(*plain, g), exact);
   const double restarted_error = relative_difference(nst::apply(*restarted, g), exact);
   const double standard_error = relative_difference(nst::apply(*standard, g), exact);
-  INFO("relative errors: plain " << plain_error << ", restarted " << restarted_error << ", standard " << standard_error);
+  INFO("relative errors: plain " << plain_error << ", restarted " << restarted_error << ", standard "
+                                 << standard_error);
   CHECK(restarted_error < plain_error / 10.0);  // observed ~300x
   CHECK(restarted_error < 10.0 * standard_error);
 }

@@ -43,7 +43,9 @@ double norm_inf(const Matrix& x) { return x.cwiseAbs().rowwise().sum().maxCoeff(
 // Buffers for one tall shape long x short (G and G^T share them).
 struct Workspace {
   Workspace(Eigen::Index long_side, Eigen::Index short_side)
-      : a(long_side, short_side), x(short_side, short_side), inverse(short_side, short_side),
+      : a(long_side, short_side),
+        x(short_side, short_side),
+        inverse(short_side, short_side),
         next(short_side, short_side) {
     qr.reserve(long_side, short_side);
     lu.reserve(short_side);
@@ -117,11 +119,11 @@ class HighamNewton final : public muonlab::Orthogonalizer {
                                  " iterations; raise max_iterations or tolerance, or use qdwh");
       }
       invert(w, iteration == 0);
-      const double zeta = scaling ? std::pow(norm_1(w.inverse) * norm_inf(w.inverse) / (norm_1(w.x) * norm_inf(w.x)), 0.25)
-                                  : 1.0;
+      const double zeta =
+          scaling ? std::pow(norm_1(w.inverse) * norm_inf(w.inverse) / (norm_1(w.x) * norm_inf(w.x)), 0.25) : 1.0;
       w.next = (0.5 * zeta) * w.x + (0.5 / zeta) * w.inverse.transpose();
       const double change = (w.next - w.x).norm() / w.next.norm();
-      w.x.swap(w.next);  // swaps storage pointers, no copy
+      w.x.swap(w.next);                   // swaps storage pointers, no copy
       cost_.flops += 2.0 * pd * pd * pd;  // LU (2/3 p^3) and inverse from it (4/3 p^3)
       if (change < settings_.scale_tolerance) scaling = false;
       if (change <= settings_.tolerance) return;
@@ -167,20 +169,29 @@ class HighamNewton final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("min_rcond", "1.0e-12").at_least(0.0).below(1.0)
+    muonlab::real("min_rcond", "1.0e-12")
+        .at_least(0.0)
+        .below(1.0)
         .doc("an input (or the R of its QR) whose 1-norm reciprocal condition estimate is below this is "
              "rejected as rank-deficient, with an error suggesting qdwh or svd"),
-    muonlab::real("tolerance", "1.0e-8").above(0.0).at_most(1.0)
+    muonlab::real("tolerance", "1.0e-8")
+        .above(0.0)
+        .at_most(1.0)
         .doc("stop when ||X_{k+1} - X_k||_F <= tolerance ||X_{k+1}||_F; by quadratic convergence the "
              "error left is about tolerance^2 / 2"),
-    muonlab::real("scale_tolerance", "1.0e-2").at_least(0.0).at_most(1.0)
+    muonlab::real("scale_tolerance", "1.0e-2")
+        .at_least(0.0)
+        .at_most(1.0)
         .doc("the (1,inf)-norm scaling is switched off for good once the relative change drops below this"),
-    muonlab::integer("max_iterations", "30").at_least(1.0).at_most(1000.0)
+    muonlab::integer("max_iterations", "30")
+        .at_least(1.0)
+        .at_most(1000.0)
         .doc("limit on the Newton iterations; reaching it is an error"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(HighamNewton, "higham_newton", "1.0.0",
-               "Higham's scaled Newton iteration for the polar factor (square, or on R of a thin QR); full-rank input only",
-               kParams)
+MUONLAB_PLUGIN(
+    HighamNewton, "higham_newton", "1.0.0",
+    "Higham's scaled Newton iteration for the polar factor (square, or on R of a thin QR); full-rank input only",
+    kParams)

@@ -19,11 +19,11 @@ namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
-using muonlab::orth_test::Factors;
-using muonlab::orth_test::haar_factors;
-using muonlab::orth_test::compose;
-using muonlab::orth_test::geometric_spectrum;
 using muonlab::orth_test::apply;
+using muonlab::orth_test::compose;
+using muonlab::orth_test::Factors;
+using muonlab::orth_test::geometric_spectrum;
+using muonlab::orth_test::haar_factors;
 using muonlab::orth_test::orthonormality_defect;
 
 }  // namespace
@@ -81,9 +81,8 @@ TEST_CASE("higham_newton rejects singular and rank-deficient input with a clear 
   s << 3.0, 2.0, 1.0;
   const auto check_rejected = [&](const Matrix& g) {
     Matrix o(g.rows(), g.cols());
-    CHECK_THROWS_WITH(newton->apply(g, o),
-                      Catch::Contains("singular or numerically rank-deficient") && Catch::Contains("qdwh") &&
-                          Catch::Contains("svd"));
+    CHECK_THROWS_WITH(newton->apply(g, o), Catch::Contains("singular or numerically rank-deficient") &&
+                                               Catch::Contains("qdwh") && Catch::Contains("svd"));
   };
   SECTION("square of rank 3") { check_rejected(compose(haar_factors(10, 10, 3, 17), s)); }
   SECTION("tall of rank 3 (rank-deficient R after the QR)") { check_rejected(compose(haar_factors(20, 8, 3, 19), s)); }

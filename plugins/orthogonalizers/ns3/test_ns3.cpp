@@ -13,7 +13,9 @@ namespace nst = muonlab::newton_schulz_testing;
 constexpr double kEps = 1e-7;  // the plugin's default normalization guard
 const std::vector<nst::Triple> kCubic{{1.5, -0.5, 0.0}};
 
-nst::SingularValueMap cubic_model(int steps, double eps = kEps) { return nst::frobenius_model(kCubic, steps, 1.0, eps); }
+nst::SingularValueMap cubic_model(int steps, double eps = kEps) {
+  return nst::frobenius_model(kCubic, steps, 1.0, eps);
+}
 
 // docs/algorithms.md section 1.14, rows "cubic NS x5" and "cubic NS x10".
 constexpr nst::TableRow kCubic5{1.0000, 1.0000, 0.6587, 0.2248, 0.0758, 0.0076, 0.0008};

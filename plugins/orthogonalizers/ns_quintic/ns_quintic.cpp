@@ -19,8 +19,8 @@ class ScheduledQuinticNewtonSchulz final : public ns::ScheduledIteration {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    ns::steps_param("5", 1.0,
-                    "number of quintic iterations (3 GEMMs each); steps past the 5 of the table repeat its last triple"),
+    ns::steps_param(
+        "5", 1.0, "number of quintic iterations (3 GEMMs each); steps past the 5 of the table repeat its last triple"),
     ns::eps_param(),
 };
 

@@ -36,7 +36,8 @@ class PolarExpress final : public ns::ScheduledIteration {
 
 const muonlab::ParamSpec kParams[] = {
     muonlab::choice("variant", "five_step", "five_step|eight_step")
-        .doc("five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, safety "
+        .doc("five_step: 5-step table, safety 1.02 (modded-nanogpt, dion; cost of ns5); eight_step: 8-step table, "
+             "safety "
              "1.01 (paper; converges to U V^T for sigma >= 1e-3 ||G||_F)"),
     ns::steps_param("0", 0.0,
                     "number of quintic iterations (3 GEMMs each); 0 = the variant's table length (5 or 8); steps "

@@ -165,8 +165,7 @@ TEST_CASE("polar_express eight-step table is optimal_composition(1e-3, 8, cushio
   CHECK(ns::kPolarExpressEightStepRaw[7].c == 0.375);
 }
 
-TEST_CASE("polar_express applies the 1.01 safety factor to steps 1-7 of the eight-step table only",
-          "[polar_express]") {
+TEST_CASE("polar_express applies the 1.01 safety factor to steps 1-7 of the eight-step table only", "[polar_express]") {
   const std::vector<ns::OddPolynomial> applied = ns::polar_express_eight_step();
   REQUIRE(applied.size() == 8);
   for (std::size_t k = 0; k < 7; ++k) {
@@ -196,8 +195,7 @@ TEST_CASE("polar_express output is U f(Sigma) V^T of the known factors, steps pa
   nst::check_output_is_spectral_map("polar_express", "{variant: eight_step, steps: 10}", eight_step_model(10));
 }
 
-TEST_CASE("polar_express eight-step maps [1e-3, 1] to 1 and converges to the exact polar factor",
-          "[polar_express]") {
+TEST_CASE("polar_express eight-step maps [1e-3, 1] to 1 and converges to the exact polar factor", "[polar_express]") {
   // Scalar model on a fine log grid of x0 = sigma / ||G||_F in [1e-3, 1]: within 1.1e-5 of 1
   // after 7 steps (docs/algorithms.md: "1 +- 1e-5"), then the classical quintic, whose error is
   // cubic at 1, leaves only rounding.

@@ -41,16 +41,20 @@ class Qdwh final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+    muonlab::real("rank_threshold", "1.0e-12")
+        .at_least(0.0)
+        .below(1.0)
         .doc("columns of the pivoted QR with |R_ii| <= rank_threshold * |R_11| count as null space (their "
              "directions get 0); 0 keeps every nonzero pivot"),
-    muonlab::integer("max_iterations", "10").at_least(1.0).at_most(100.0)
+    muonlab::integer("max_iterations", "10")
+        .at_least(1.0)
+        .at_most(100.0)
         .doc("limit on the Halley iterations; 6 always suffice when the lower bound is rigorous, more is "
              "an error"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(Qdwh, "qdwh", "1.0.0",
-               "QDWH polar factor (dynamically weighted Halley, QR/Cholesky forms) after a rank-revealing QR: U_r V_r^T",
-               kParams)
+MUONLAB_PLUGIN(
+    Qdwh, "qdwh", "1.0.0",
+    "QDWH polar factor (dynamically weighted Halley, QR/Cholesky forms) after a rank-revealing QR: U_r V_r^T", kParams)

@@ -73,11 +73,11 @@ struct Settings {
 };
 
 struct Report {
-  Eigen::Index rank = 0;     // columns kept after the rank-revealing QR
-  double lower_bound = 0.0;  // l0, lower bound on the singular values of the first iterate
+  Eigen::Index rank = 0;       // columns kept after the rank-revealing QR
+  double lower_bound = 0.0;    // l0, lower bound on the singular values of the first iterate
   bool bound_rigorous = true;  // false when l0 was raised to kMinLowerBound
   int iterations = 0;
-  int qr_iterations = 0;     // of which in QR form (the rest in Cholesky form)
+  int qr_iterations = 0;  // of which in QR form (the rest in Cholesky form)
   OrthogonalizerCost cost;
 };
 
@@ -86,8 +86,13 @@ struct Report {
 class QdwhPolar {
  public:
   QdwhPolar(Eigen::Index long_side, Eigen::Index short_side)
-      : long_(long_side), short_(short_side), a_(long_side, short_side), iterate_(short_side * short_side), next_(short_side * short_side),
-        stack_(2 * short_side * short_side), small_(short_side * short_side),
+      : long_(long_side),
+        short_(short_side),
+        a_(long_side, short_side),
+        iterate_(short_side * short_side),
+        next_(short_side * short_side),
+        stack_(2 * short_side * short_side),
+        small_(short_side * short_side),
         solve_(short_side * short_side) {
     pivoted_qr_.reserve(long_side, short_side);
     stack_qr_.reserve(2 * short_side, short_side);
@@ -164,8 +169,8 @@ class QdwhPolar {
     inverse = a_.topLeftCorner(r, r).triangularView<Eigen::Upper>();
     const bool invertible = lapack::invert_upper_triangular(inverse.data(), r);
     report_.cost.flops += std::pow(static_cast<double>(r), 3) / 3.0;
-    const double inverse_norm = invertible ? inverse.cwiseAbs().colwise().sum().maxCoeff()
-                                           : std::numeric_limits<double>::infinity();
+    const double inverse_norm =
+        invertible ? inverse.cwiseAbs().colwise().sum().maxCoeff() : std::numeric_limits<double>::infinity();
     const double bound = 1.0 / (std::sqrt(static_cast<double>(r)) * inverse_norm * alpha);
     report_.bound_rigorous = bound >= kMinLowerBound;
     report_.lower_bound = std::min(1.0, std::max(bound, kMinLowerBound));

@@ -22,11 +22,11 @@ namespace {
 using muonlab::Matrix;
 using muonlab::Vector;
 namespace qdwh = muonlab::orth::qdwh;
-using muonlab::orth_test::Factors;
-using muonlab::orth_test::haar_factors;
-using muonlab::orth_test::compose;
-using muonlab::orth_test::geometric_spectrum;
 using muonlab::orth_test::apply;
+using muonlab::orth_test::compose;
+using muonlab::orth_test::Factors;
+using muonlab::orth_test::geometric_spectrum;
+using muonlab::orth_test::haar_factors;
 using muonlab::orth_test::orthonormality_defect;
 
 // Runs the header class directly, to read its report.

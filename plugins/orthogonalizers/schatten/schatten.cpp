@@ -76,19 +76,24 @@ class Schatten final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("c", "0.5").at_least(0.0).at_most(1.0)
+    muonlab::real("c", "0.5")
+        .at_least(0.0)
+        .at_most(1.0)
         .doc("exponent in (G G^T)^{-c} G, singular values s -> s^{1-2c}; Freon's c = 1 - q/2. 0: normalized "
              "gradient, 1/2: polar factor, > 1/2: small singular values amplified"),
     muonlab::choice("normalization", "schatten_q", "schatten_q|spectral|none")
         .doc("G is first divided by ||G||_{S_q} with q = 2 - 2c (Freon; then <G, O> = ||G||_{S_q} and O has "
-             "unit dual norm; needs c < 1), by s_1 (spectral), or not at all (none: not scale invariant unless c = 1/2)"),
-    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+             "unit dual norm; needs c < 1), by s_1 (spectral), or not at all (none: not scale invariant unless c = "
+             "1/2)"),
+    muonlab::real("rank_threshold", "1.0e-12")
+        .at_least(0.0)
+        .below(1.0)
         .doc("singular values s_i <= rank_threshold * s_1 count as zero; needed for c > 1/2, where s^{1-2c} "
              "blows up as s -> 0"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(Schatten, "schatten", "1.0.0",
-               "Freon's Schatten-q direction (G G^T)^{-c} G, exact through the SVD, Schatten-q/spectral/no normalization",
-               kParams)
+MUONLAB_PLUGIN(
+    Schatten, "schatten", "1.0.0",
+    "Freon's Schatten-q direction (G G^T)^{-c} G, exact through the SVD, Schatten-q/spectral/no normalization", kParams)

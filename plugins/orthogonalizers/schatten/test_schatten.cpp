@@ -22,8 +22,8 @@ using muonlab::Vector;
 using muonlab::orth_test::apply;
 
 std::unique_ptr<muonlab::OrthogonalizerHandle> make(double c, const std::string& normalization) {
-  return muonlab::testing::make_orthogonalizer(
-      "schatten", "{c: " + std::to_string(c) + ", normalization: " + normalization + "}");
+  return muonlab::testing::make_orthogonalizer("schatten",
+                                               "{c: " + std::to_string(c) + ", normalization: " + normalization + "}");
 }
 
 Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {

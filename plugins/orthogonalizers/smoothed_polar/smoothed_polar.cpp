@@ -50,17 +50,20 @@ class SmoothedPolar final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("lambda", "1.0e-3").at_least(0.0)
+    muonlab::real("lambda", "1.0e-3")
+        .at_least(0.0)
         .doc("smoothing scale: s -> s / sqrt(s^2 + lambda^2); 0 gives the exact polar factor U_r V_r^T"),
     muonlab::choice("lambda_scale", "relative", "relative|absolute")
         .doc("relative: lambda is multiplied by s_1 (scale invariant); absolute: lambda is used as is "
              "(the output shrinks with the gradient, O ~ G / lambda for small G)"),
-    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+    muonlab::real("rank_threshold", "1.0e-12")
+        .at_least(0.0)
+        .below(1.0)
         .doc("singular values s_i <= rank_threshold * s_1 count as zero (as in the svd orthogonalizer)"),
 };
 
 }  // namespace
 
-MUONLAB_PLUGIN(SmoothedPolar, "smoothed_polar", "1.0.0",
-               "smoothed polar factor (G G^T + lambda^2 I)^{-1/2} G through the SVD, lambda relative to s_1 or absolute",
-               kParams)
+MUONLAB_PLUGIN(
+    SmoothedPolar, "smoothed_polar", "1.0.0",
+    "smoothed polar factor (G G^T + lambda^2 I)^{-1/2} G through the SVD, lambda relative to s_1 or absolute", kParams)

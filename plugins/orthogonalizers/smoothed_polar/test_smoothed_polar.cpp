@@ -35,8 +35,8 @@ Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
 Matrix regularized_oracle(const Matrix& g, double lambda) {
   const Matrix a = g * g.transpose() + lambda * lambda * Matrix::Identity(g.rows(), g.rows());
   Eigen::SelfAdjointEigenSolver<Matrix> eigen(a);
-  const Matrix inverse_root =
-      eigen.eigenvectors() * eigen.eigenvalues().array().rsqrt().matrix().asDiagonal() * eigen.eigenvectors().transpose();
+  const Matrix inverse_root = eigen.eigenvectors() * eigen.eigenvalues().array().rsqrt().matrix().asDiagonal() *
+                              eigen.eigenvectors().transpose();
   return inverse_root * g;
 }
 
@@ -103,7 +103,8 @@ TEST_CASE("smoothed_polar with lambda 0 is the exact polar factor", "[smoothed_p
   CHECK((apply(*smooth, g) - muonlab::testing::exact_polar(g)).norm() < 1e-12);
 }
 
-TEST_CASE("smoothed_polar with absolute lambda is G / lambda for small G and scale invariant when relative", "[smoothed_polar]") {
+TEST_CASE("smoothed_polar with absolute lambda is G / lambda for small G and scale invariant when relative",
+          "[smoothed_polar]") {
   const Matrix base = gaussian(15, 10, 4);
   const double s1 = Eigen::JacobiSVD<Matrix>(base).singularValues()(0);
   const Matrix small = base * (1e-6 / s1);  // s_1 = 1e-6

@@ -85,7 +85,9 @@ class SvdPolar final : public muonlab::Orthogonalizer {
 };
 
 const muonlab::ParamSpec kParams[] = {
-    muonlab::real("rank_threshold", "1.0e-12").at_least(0.0).below(1.0)
+    muonlab::real("rank_threshold", "1.0e-12")
+        .at_least(0.0)
+        .below(1.0)
         .doc("keep singular values s_i > rank_threshold * s_1; the rest count as zero (their "
              "directions get 0, not 1). 0 keeps every nonzero singular value"),
 };
@@ -93,5 +95,4 @@ const muonlab::ParamSpec kParams[] = {
 }  // namespace
 
 MUONLAB_PLUGIN(SvdPolar, "svd", "1.0.0",
-               "exact polar factor U_r V_r^T by thin SVD (LAPACK dgesdd) with a relative rank threshold",
-               kParams)
+               "exact polar factor U_r V_r^T by thin SVD (LAPACK dgesdd) with a relative rank threshold", kParams)

@@ -18,10 +18,10 @@ namespace {
 
 using muonlab::Matrix;
 using muonlab::Vector;
+using muonlab::orth_test::apply;
+using muonlab::orth_test::compose;
 using muonlab::orth_test::Factors;
 using muonlab::orth_test::haar_factors;
-using muonlab::orth_test::compose;
-using muonlab::orth_test::apply;
 using muonlab::orth_test::orthonormality_defect;
 
 // Singular values evenly spaced in [1, 10]: condition number 10.

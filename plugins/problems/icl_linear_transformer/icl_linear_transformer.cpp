@@ -47,7 +47,8 @@ constexpr std::int64_t kMaxListedTrainingEntries = 1000000;
 const ParamSpec kParams[] = {
     muonlab::integer("d", "10").at_least(1).doc("dimension d of the covariates x and the task w"),
     muonlab::integer("N", "20").at_least(1).doc("context length: labelled examples per prompt"),
-    muonlab::real("kappa", "10").at_least(1)
+    muonlab::real("kappa", "10")
+        .at_least(1)
         .doc("condition number lambda_max / lambda_min of the covariance Lambda (lambda_max = 1)"),
     muonlab::choice("spectrum", "geometric", "geometric|two_level")
         .doc("geometric: lambda_i = kappa^(-(i-1)/(d-1)); two_level: lambda_i = 1 for i < d, lambda_d = 1/kappa"),
@@ -63,10 +64,12 @@ const ParamSpec kParams[] = {
         .doc("merged: one block Gamma (d x d), yhat = x_q^T Gamma h; separate: the LSA blocks W_KQ and W_PV "
              "((d+1) x (d+1) each)"),
     muonlab::choice("init", "zero", "zero|commuting|small_random")
-        .doc("Gamma_0 = 0; Gamma_0 = init_scale * I (commutes with Lambda); or Gamma_0 = init_scale * G / sqrt(d), "
-             "G_ij ~ N(0, 1). separate: W_KQ = [[Gamma_0^T / value_init, 0], [0, 0]], W_PV = [[0, 0], [0, value_init]]"),
+        .doc(
+            "Gamma_0 = 0; Gamma_0 = init_scale * I (commutes with Lambda); or Gamma_0 = init_scale * G / sqrt(d), "
+            "G_ij ~ N(0, 1). separate: W_KQ = [[Gamma_0^T / value_init, 0], [0, 0]], W_PV = [[0, 0], [0, value_init]]"),
     muonlab::real("init_scale", "0.1").at_least(0).doc("scale of the commuting and small_random inits"),
-    muonlab::real("value_init", "1").above(0)
+    muonlab::real("value_init", "1")
+        .above(0)
         .doc("u_0, the corner entry of W_PV at initialization (separate parametrization)"),
     muonlab::choice("normalize", "none", "none|h_max")
         .doc("none: f = L; h_max: f = L / h_max, so the largest Hessian eigenvalue of f is 1 and a gd lr is in "
@@ -151,8 +154,9 @@ class IclLinearTransformer final : public muonlab::Problem {
         {"off_diagonal", "1", "||offdiag(Q^T Gamma Q)||_F: distance from commuting with Lambda"}};
     if (separate_) {
       out.push_back({"value_weight", "1", "u = W_PV[d, d], the weight of the label row in the prediction"});
-      out.push_back({"off_structure", "1", "sqrt(||c||^2 + ||v||^2): W_KQ[d, 0:d] and W_PV[d, 0:d], zero in the "
-                                           "structured LSA"});
+      out.push_back({"off_structure", "1",
+                     "sqrt(||c||^2 + ||v||^2): W_KQ[d, 0:d] and W_PV[d, 0:d], zero in the "
+                     "structured LSA"});
     }
     return out;
   }
@@ -187,16 +191,19 @@ class IclLinearTransformer final : public muonlab::Problem {
         {"Q", model_.q, "eigenvectors of Lambda (columns, in the order of lambda)"},
         {"gamma_star", Matrix(model_.gamma_star), "gamma*_i = 1 / ((1 + 1/N) lambda_i + tr(Lambda)/N) (d x 1)"},
         {"Gamma_star", model_.gamma_star_matrix(), "minimizer Gamma* = Q diag(gamma*) Q^T"},
-        {"h", Matrix(model_.h), "Hessian of L on the eigen-modes, h_i = lambda_i^2 ((1 + 1/N) lambda_i + tr(Lambda)/N)"},
-        {"hessian", model_.hessian, "H_ij = lambda_i lambda_j ((1 + 1/N) lambda_j + tr(Lambda)/N): Hessian of L on "
-                                    "the entry (i, j) of Q^T Gamma Q"},
+        {"h", Matrix(model_.h),
+         "Hessian of L on the eigen-modes, h_i = lambda_i^2 ((1 + 1/N) lambda_i + tr(Lambda)/N)"},
+        {"hessian", model_.hessian,
+         "H_ij = lambda_i lambda_j ((1 + 1/N) lambda_j + tr(Lambda)/N): Hessian of L on "
+         "the entry (i, j) of Q^T Gamma Q"},
         {"h_ratio", scalar(model_.h.maxCoeff() / model_.h.minCoeff()), "h_max / h_min, the condition number GD sees"},
         {"loss_star", scalar(loss_scale_ * model_.loss_star), "f* = c L*, the minimum of the objective"},
         {"loss_scale", scalar(loss_scale_), "c: the objective is f = c L (1, or 1/h_max with normalize: h_max)"},
         {"initial_loss_gap", scalar(initial_gap_), "f_0 - f*, the denominator of rel_loss_gap"}};
     if (sampled_ && !fresh_batches_ && batch_.z.size() <= kMaxListedTrainingEntries) {
-      out.push_back({"train_prompts", batch_.z, "the fixed training set: prompt b is columns b(N+1) .. b(N+1)+N, "
-                                                "embedding [[x_1..x_N x_q], [y_1..y_N 0]]"});
+      out.push_back({"train_prompts", batch_.z,
+                     "the fixed training set: prompt b is columns b(N+1) .. b(N+1)+N, "
+                     "embedding [[x_1..x_N x_q], [y_1..y_N 0]]"});
       out.push_back({"train_targets", Matrix(batch_.target), "labels <w_b, x_q> of the training prompts (B x 1)"});
     }
     return out;
@@ -208,8 +215,8 @@ class IclLinearTransformer final : public muonlab::Problem {
     if (separate_) {
       const ConstMatrixMap kq = params[0], pv = params[1];
       out.push_back(Vector::Constant(1, pv(d_, d_)));
-      out.push_back(Vector::Constant(
-          1, std::sqrt(kq.row(d_).head(d_).squaredNorm() + pv.row(d_).head(d_).squaredNorm())));
+      out.push_back(
+          Vector::Constant(1, std::sqrt(kq.row(d_).head(d_).squaredNorm() + pv.row(d_).head(d_).squaredNorm())));
     }
     return out;
   }
@@ -226,8 +233,8 @@ class IclLinearTransformer final : public muonlab::Problem {
     } else if (request.optimizer == "muon" && is_simplified_muon(request.optimizer_params)) {
       const double scale = muon_update_scale(request.optimizer_params.text("scaling"), d_);
       if (scale < 0) return {};
-      prediction = muonlab_icl::predict_muon(model_, loss_scale_, tilde.diagonal(), request.step_sizes, scale,
-                                             request.steps);
+      prediction =
+          muonlab_icl::predict_muon(model_, loss_scale_, tilde.diagonal(), request.step_sizes, scale, request.steps);
     } else {
       return {};
     }
@@ -235,12 +242,13 @@ class IclLinearTransformer final : public muonlab::Problem {
     Matrix relative = prediction.loss_gap;
     if (initial_gap_ > 0) relative /= initial_gap_;
     std::vector<NamedArray> out{
-            {"gamma", prediction.gamma, "predicted eigen-coordinates gamma_i at each step (T x d)"},
-            {"loss_gap", Matrix(prediction.loss_gap), "predicted f - f* (gd: exact; muon: c/2 sum_i h_i (gamma_i - "
-                                                      "gamma*_i)^2, exact for a commuting init)"},
-            {"rel_loss_gap", relative, "predicted loss_gap / (f_0 - f*), f_0 as in the rel_loss_gap metric"},
-            {"initial_off_diagonal", scalar(off_diagonal_norm(tilde)),
-             "||offdiag(Q^T Gamma_0 Q)||_F: 0 when the muon recursion is exact"}};
+        {"gamma", prediction.gamma, "predicted eigen-coordinates gamma_i at each step (T x d)"},
+        {"loss_gap", Matrix(prediction.loss_gap),
+         "predicted f - f* (gd: exact; muon: c/2 sum_i h_i (gamma_i - "
+         "gamma*_i)^2, exact for a commuting init)"},
+        {"rel_loss_gap", relative, "predicted loss_gap / (f_0 - f*), f_0 as in the rel_loss_gap metric"},
+        {"initial_off_diagonal", scalar(off_diagonal_norm(tilde)),
+         "||offdiag(Q^T Gamma_0 Q)||_F: 0 when the muon recursion is exact"}};
     if (request.optimizer == "muon") {
       out.push_back({"off_diagonal_gain", Matrix(prediction.off_diagonal_gain),
                      "muon: largest growth factor so far of a perturbation off the commuting set, "
@@ -264,7 +272,8 @@ class IclLinearTransformer final : public muonlab::Problem {
       gamma.diagonal().setConstant(scale);  // Q diag(scale) Q^T = scale I
     } else if (init == "small_random") {
       muonlab::Rng rng(seed);
-      muonlab::NormalSampler normal(0.0, scale / std::sqrt(static_cast<double>(d_)));  // one sampler, d x d column-major
+      muonlab::NormalSampler normal(0.0,
+                                    scale / std::sqrt(static_cast<double>(d_)));  // one sampler, d x d column-major
       for (Eigen::Index j = 0; j < d_; ++j)
         for (Eigen::Index i = 0; i < d_; ++i) gamma(i, j) = normal(rng);
     } else if (init != "zero") {
@@ -297,8 +306,8 @@ class IclLinearTransformer final : public muonlab::Problem {
   void check_blocks(std::size_t count, const char* call) const {
     const std::size_t expected = separate_ ? 2 : 1;
     if (count != expected) {
-      reject(std::string("icl_linear_transformer::") + call + ": got " + std::to_string(count) +
-             " blocks, expected " + std::to_string(expected));
+      reject(std::string("icl_linear_transformer::") + call + ": got " + std::to_string(count) + " blocks, expected " +
+             std::to_string(expected));
     }
   }
 

@@ -64,8 +64,7 @@ void draw_prompts(const DataModel& model, muonlab::Rng& rng, PromptBatch& batch)
   for (std::int64_t b = 0; b < batch.size; ++b) {
     const std::int64_t first = batch.first_column(b);
     // Labels y_j = <w_b, x_j> of the N context points; the query's label slot stays 0.
-    batch.z.row(d).segment(first, n).noalias() =
-        batch.tasks.col(b).transpose() * batch.z.block(0, first, d, n);
+    batch.z.row(d).segment(first, n).noalias() = batch.tasks.col(b).transpose() * batch.z.block(0, first, d, n);
     batch.z(d, first + n) = 0.0;
     batch.target(b) = batch.tasks.col(b).dot(batch.z.col(first + n).head(d));
   }

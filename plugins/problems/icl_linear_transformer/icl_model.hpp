@@ -22,16 +22,16 @@ Vector covariance_spectrum(const std::string& shape, std::int64_t d, double kapp
 // in Lambda's eigenbasis (columns of Q, ordered like lambda).
 struct DataModel {
   std::int64_t d = 0;
-  std::int64_t n = 0;     // context length N
-  Vector lambda;          // eigenvalues of Lambda, descending
-  Matrix q;               // eigenvectors (d x d orthogonal; identity when not rotated)
-  Matrix sqrt_cov;        // Q diag(sqrt(lambda)): x = sqrt_cov * g with g ~ N(0, I) has covariance Lambda
-  double trace = 0;       // t = tr(Lambda)
-  double trace_sq = 0;    // tr(Lambda^2)
-  Vector gamma_star;      // gamma*_i = 1 / ((1 + 1/N) lambda_i + t/N): Gamma* = Q diag(gamma*) Q^T
-  Matrix hessian;         // H_ij = lambda_i lambda_j ((1 + 1/N) lambda_j + t/N) (d x d, not symmetric)
-  Vector h;               // H_ii = lambda_i^2 ((1 + 1/N) lambda_i + t/N), the Hessian on the modes
-  double loss_star = 0;   // L* = (t - sum_i lambda_i^2 gamma*_i) / 2
+  std::int64_t n = 0;    // context length N
+  Vector lambda;         // eigenvalues of Lambda, descending
+  Matrix q;              // eigenvectors (d x d orthogonal; identity when not rotated)
+  Matrix sqrt_cov;       // Q diag(sqrt(lambda)): x = sqrt_cov * g with g ~ N(0, I) has covariance Lambda
+  double trace = 0;      // t = tr(Lambda)
+  double trace_sq = 0;   // tr(Lambda^2)
+  Vector gamma_star;     // gamma*_i = 1 / ((1 + 1/N) lambda_i + t/N): Gamma* = Q diag(gamma*) Q^T
+  Matrix hessian;        // H_ij = lambda_i lambda_j ((1 + 1/N) lambda_j + t/N) (d x d, not symmetric)
+  Vector h;              // H_ii = lambda_i^2 ((1 + 1/N) lambda_i + t/N), the Hessian on the modes
+  double loss_star = 0;  // L* = (t - sum_i lambda_i^2 gamma*_i) / 2
 
   Matrix gamma_star_matrix() const;  // Q diag(gamma*) Q^T
 };
@@ -43,10 +43,10 @@ DataModel make_data_model(std::int64_t context_length, const Vector& lambda, con
 // target(b) = <w_b, x_q> is the label the model must predict.
 struct PromptBatch {
   std::int64_t d = 0, n = 0, size = 0;
-  Matrix z;         // (d + 1) x B (N + 1)
-  Vector target;    // B
-  Matrix tasks;     // d x B, the w_b
-  Matrix normals;   // d x B (N + 1) scratch: standard normal draws of the covariates
+  Matrix z;        // (d + 1) x B (N + 1)
+  Vector target;   // B
+  Matrix tasks;    // d x B, the w_b
+  Matrix normals;  // d x B (N + 1) scratch: standard normal draws of the covariates
 
   void resize(std::int64_t dim, std::int64_t context_length, std::int64_t batch);
   std::int64_t first_column(std::int64_t b) const { return b * (n + 1); }

@@ -11,8 +11,8 @@ void effective_gamma(const ConstMatrixMap& kq, const ConstMatrixMap& pv, Matrix&
 PopulationLoss::PopulationLoss(const DataModel& model) : model_(model) {
   const Eigen::Index d = model.d;
   for (Matrix* m : {&rotated_, &gamma_tilde_, &grad_tilde_, &w_, &dw_, &m_}) m->setZero(d, d);
-  for (Vector* v : {&c_, &v_, &dc_, &dv_, &dp_, &p_, &q_, &wp_, &wtp_, &mp_, &wq_, &wtq_, &lam_wp_, &lam_wtp_,
-                    &lam_mp_, &phi_, &phi_v_, &work_, &work2_}) {
+  for (Vector* v : {&c_, &v_, &dc_, &dv_, &dp_, &p_, &q_, &wp_, &wtp_, &mp_, &wq_, &wtq_, &lam_wp_, &lam_wtp_, &lam_mp_,
+                    &phi_, &phi_v_, &work_, &work2_}) {
     v->setZero(d);
   }
   // phi = (2/N) lambda^2 + t lambda: E[Lhat tr(Lhat)] = (2/N) Lambda^2 + t Lambda.
@@ -94,21 +94,21 @@ double PopulationLoss::even_part(double u, double& du) {
   lam_mp_ = lam.cwiseProduct(mp_);
   phi_v_ = phi_.cwiseProduct(v_);
 
-  const double sigma = v_.dot(p_);                                       // v^T Lambda v
-  const double trace_wl = w_.diagonal().dot(lam);                        // T = tr(W Lambda)
+  const double sigma = v_.dot(p_);                                                         // v^T Lambda v
+  const double trace_wl = w_.diagonal().dot(lam);                                          // T = tr(W Lambda)
   const double trace_wlwl = (lam.asDiagonal() * w_.cwiseAbs2() * lam.asDiagonal()).sum();  // tr(W L W^T L)
   const double trace_mlml = (lam.asDiagonal() * m_.cwiseAbs2() * lam.asDiagonal()).sum();  // tr(M L M L)
-  const double rho = p_.dot(mp_);                                        // p^T M p
-  const double tau = mp_.dot(lam_mp_);                                   // p^T M L M p
+  const double rho = p_.dot(mp_);                                                          // p^T M p
+  const double tau = mp_.dot(lam_mp_);                                                     // p^T M L M p
   const double c_lambda_c = c_.dot(q_);
   const double cp = c_.dot(p_);
   const double pwp = p_.dot(wp_);
-  const double q_w_p = q_.dot(wp_) + q_.dot(wtp_);                       // q^T (W + W^T) p
+  const double q_w_p = q_.dot(wp_) + q_.dot(wtp_);  // q^T (W + W^T) p
 
   const double e_a2 = (1.0 + inv_n) * wtp_.dot(lam_wtp_) + inv_n * sigma * trace_wlwl;
   const double e_d2 = u * u * kappa4 * c_lambda_c;
-  const double e_e2 = inv_n * inv_n *
-                      (sigma * trace_wl * trace_wl + 2.0 * sigma * trace_mlml + 4.0 * trace_wl * rho + 8.0 * tau);
+  const double e_e2 =
+      inv_n * inv_n * (sigma * trace_wl * trace_wl + 2.0 * sigma * trace_mlml + 4.0 * trace_wl * rho + 8.0 * tau);
   const double e_ad = u * phi_v_.dot(wq_);
   const double e_ae = inv_n * (pwp * trace_wl + lam_wtp_.dot(wp_) + wtp_.dot(lam_wtp_));
   const double e_de = u * t * inv_n * (cp * trace_wl + q_w_p);
@@ -132,9 +132,9 @@ double PopulationLoss::even_part(double u, double& du) {
   dw_.noalias() += (u * t * inv_n) * p_ * q_.transpose();
 
   // Gradient in v~: terms written as Lambda * (gradient in p) collect in dp_.
-  work_.noalias() = w_ * lam_wtp_;  // W L W^T p
+  work_.noalias() = w_ * lam_wtp_;                        // W L W^T p
   dp_ = (1.0 + inv_n) * work_ + inv_n * trace_wlwl * v_;  // Lambda dp_ = (1+1/N) L W L W^T L v + (1/N) tr(.) L v
-  work2_.noalias() = m_ * lam_mp_;  // M L M p
+  work2_.noalias() = m_ * lam_mp_;                        // M L M p
   dp_ += inv_n * inv_n * (trace_wl * trace_wl * v_ + 2.0 * trace_mlml * v_ + 4.0 * trace_wl * mp_ + 8.0 * work2_);
   work2_.noalias() = w_ * lam_wp_;  // W L W p
   dp_ += inv_n * (trace_wl * (wp_ + wtp_) + work2_);

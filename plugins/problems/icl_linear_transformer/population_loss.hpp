@@ -41,11 +41,11 @@ class PopulationLoss {
 
   const DataModel& model_;
   // Workspace, sized once.
-  Matrix rotated_;      // scratch of a rotation
-  Matrix gamma_tilde_;  // Q^T Gamma Q
-  Matrix grad_tilde_;   // H o (Gamma~ - diag(gamma*))
-  Matrix w_, dw_, m_;                // W~, its gradient, (W~ + W~^T) / 2
-  Vector c_, v_, dc_, dv_, dp_;       // c~, v~, their gradients, gradient through p
+  Matrix rotated_;                           // scratch of a rotation
+  Matrix gamma_tilde_;                       // Q^T Gamma Q
+  Matrix grad_tilde_;                        // H o (Gamma~ - diag(gamma*))
+  Matrix w_, dw_, m_;                        // W~, its gradient, (W~ + W~^T) / 2
+  Vector c_, v_, dc_, dv_, dp_;              // c~, v~, their gradients, gradient through p
   Vector p_, q_, wp_, wtp_, mp_, wq_, wtq_;  // Lambda v~, Lambda c~, W~ p, W~^T p, M p, W~ q, W~^T q
   Vector lam_wp_, lam_wtp_, lam_mp_, phi_, phi_v_, work_, work2_;
 };

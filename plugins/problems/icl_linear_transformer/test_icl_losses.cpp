@@ -17,8 +17,8 @@
 
 namespace {
 
-using icl_test::Evaluation;
 using icl_test::evaluate_at;
+using icl_test::Evaluation;
 using icl_test::instance_array;
 using icl_test::make;
 using icl_test::metric;
@@ -30,9 +30,9 @@ using muonlab::Vector;
 // docs/theory.md 3.3, term by term.
 double notes_loss(const Matrix& gamma, const Matrix& lambda, double n) {
   const double t = lambda.trace();
-  return 0.5 * ((1 + 1 / n) * (gamma.transpose() * lambda * gamma * lambda * lambda).trace() +
-                (t / n) * (gamma.transpose() * lambda * gamma * lambda).trace() -
-                2 * (gamma * lambda * lambda).trace() + t);
+  return 0.5 *
+         ((1 + 1 / n) * (gamma.transpose() * lambda * gamma * lambda * lambda).trace() +
+          (t / n) * (gamma.transpose() * lambda * gamma * lambda).trace() - 2 * (gamma * lambda * lambda).trace() + t);
 }
 
 Matrix notes_gradient(const Matrix& gamma, const Matrix& lambda, double n) {
@@ -130,8 +130,8 @@ TEST_CASE("icl: the covariance has the prescribed spectrum and the closed-form c
     const Matrix q = instance_array(*problem, "Q");
     REQUIRE(lambda.size() == d);
     for (int i = 0; i < d; ++i) {
-      const double expected = std::string(spectrum) == "geometric" ? std::pow(kappa, -i / double(d - 1))
-                                                                   : (i + 1 < d ? 1.0 : 1.0 / kappa);
+      const double expected =
+          std::string(spectrum) == "geometric" ? std::pow(kappa, -i / double(d - 1)) : (i + 1 < d ? 1.0 : 1.0 / kappa);
       CHECK(lambda(i) == Approx(expected).epsilon(1e-14));
     }
     // Householder QR: orthogonal to a small multiple of d eps; and a genuine rotation.
@@ -195,10 +195,9 @@ TEST_CASE("icl: population gradients match central finite differences", "[icl]")
 TEST_CASE("icl: sampled-loss gradients match finite differences of the batch loss", "[icl]") {
   // The batch loss is a quartic polynomial of the entries (yhat is bilinear in W_KQ, W_PV):
   // as above, h^2 |f'''| / 6 + eps |f| / h ~ 1e-9 at h = 1e-5, against a 1e-6 bound.
-  for (const char* variant : {"parametrization: merged, fresh_batches: true",
-                              "parametrization: merged, fresh_batches: false",
-                              "parametrization: separate, fresh_batches: true",
-                              "parametrization: separate, fresh_batches: false"}) {
+  for (const char* variant :
+       {"parametrization: merged, fresh_batches: true", "parametrization: merged, fresh_batches: false",
+        "parametrization: separate, fresh_batches: true", "parametrization: separate, fresh_batches: false"}) {
     INFO(variant);
     auto problem = make(std::string("{") + kSmall + ", loss: sampled, batch: 16, " + variant + "}");
     const std::vector<Matrix> point = icl_test::random_point(*problem, 0.5, 12);
@@ -214,7 +213,8 @@ TEST_CASE("icl: the sampled loss is the full LSA forward pass on real prompts", 
   for (const char* variant : {"merged", "separate"}) {
     INFO(variant);
     auto problem = make(std::string("{d: 4, N: 6, kappa: 4, loss: sampled, batch: 8, fresh_batches: false, "
-                                    "parametrization: ") + variant + "}");
+                                    "parametrization: ") +
+                        variant + "}");
     const Matrix prompts = instance_array(*problem, "train_prompts");
     const Vector targets = instance_array(*problem, "train_targets").col(0);
     REQUIRE(prompts.rows() == d + 1);
@@ -285,8 +285,8 @@ TEST_CASE("icl: closed-form population loss and gradient agree with Monte Carlo 
       const Matrix se = ((grad_sq[b] / batches - mean.cwiseAbs2()) / (batches - 1)).cwiseMax(0.0).cwiseSqrt();
       se_total_sq += se.squaredNorm();
       for (Eigen::Index i = 0; i < mean.size(); ++i) {
-        INFO("block " << b << " entry " << i << ": closed form " << exact.grads[b](i) << ", Monte Carlo "
-                      << mean(i) << " +- " << se(i));
+        INFO("block " << b << " entry " << i << ": closed form " << exact.grads[b](i) << ", Monte Carlo " << mean(i)
+                      << " +- " << se(i));
         // Entries the prediction does not depend on are exactly zero on both sides.
         CHECK(std::abs(mean(i) - exact.grads[b](i)) <= 5 * se(i) + 1e-15);
       }
@@ -317,7 +317,7 @@ TEST_CASE("icl: Gamma* is a stationary point with zero loss gap", "[icl]") {
       // Structured LSA with u = 1.7 and W = Gamma*^T / u: the effective Gamma is Gamma*.
       point[0].topLeftCorner(6, 6) = star.transpose() / 1.7;
       point[1](6, 6) = 1.7;
-      point[0].col(6).setConstant(0.3);     // entries no prediction depends on
+      point[0].col(6).setConstant(0.3);  // entries no prediction depends on
       point[1].topRows(6).setConstant(-0.2);
     }
     const Evaluation e = evaluate_at(*problem, point);
@@ -371,8 +371,10 @@ TEST_CASE("icl: inits and random streams", "[icl]") {
   CHECK(icl_test::initial_point(*commuting)[0] == Matrix(0.3 * Matrix::Identity(5, 5)));
 
   // Q depends on the seed and d only: not on kappa, spectrum, init, loss or parametrization.
-  auto other = make("{d: 5, N: 12, kappa: 900, spectrum: two_level, init: small_random, loss: sampled, "
-                    "parametrization: separate}", 3);
+  auto other = make(
+      "{d: 5, N: 12, kappa: 900, spectrum: two_level, init: small_random, loss: sampled, "
+      "parametrization: separate}",
+      3);
   CHECK(instance_array(*zero, "Q") == instance_array(*other, "Q"));
   CHECK(instance_array(*zero, "Q") != instance_array(*make(base + "}", 4), "Q"));
 

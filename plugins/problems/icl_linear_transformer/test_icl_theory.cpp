@@ -68,8 +68,7 @@ RunRecord run(ProblemHandle& problem, const std::string& optimizer_name, const s
     optimizer->read_diagnostics(diagnostics.data());
     out.step_sizes.push_back(diagnostics[lr_index]);
   }
-  for (const NamedArray& a : problem.predict(optimizer_name, optimizer->params(), out.step_sizes, out.steps,
-                                             initial)) {
+  for (const NamedArray& a : problem.predict(optimizer_name, optimizer->params(), out.step_sizes, out.steps, initial)) {
     out.theory[a.name] = a.value;
   }
   return out;
@@ -87,7 +86,8 @@ double max_deviation(const std::vector<Vector>& measured, const Matrix& predicte
   REQUIRE(predicted.rows() == static_cast<Eigen::Index>(measured.size()));
   double worst = 0;
   for (std::size_t t = 0; t < measured.size(); ++t) {
-    worst = std::max(worst, (measured[t].transpose() - predicted.row(static_cast<Eigen::Index>(t))).cwiseAbs().maxCoeff());
+    worst =
+        std::max(worst, (measured[t].transpose() - predicted.row(static_cast<Eigen::Index>(t))).cwiseAbs().maxCoeff());
   }
   return worst;
 }
@@ -96,7 +96,8 @@ double max_relative_deviation(const std::vector<double>& measured, const Matrix&
   REQUIRE(predicted.size() == static_cast<Eigen::Index>(measured.size()));
   double worst = 0;
   for (std::size_t t = 0; t < measured.size(); ++t) {
-    if (measured[t] > 0) worst = std::max(worst, std::abs(measured[t] - predicted(static_cast<Eigen::Index>(t))) / measured[t]);
+    if (measured[t] > 0)
+      worst = std::max(worst, std::abs(measured[t] - predicted(static_cast<Eigen::Index>(t))) / measured[t]);
   }
   return worst;
 }
@@ -147,8 +148,8 @@ TEST_CASE("icl theory: simplified muon from a commuting init follows the per-eig
   for (const Case& c : cases) {
     INFO(c.problem << " " << c.optimizer);
     auto problem = make(c.problem);
-    const std::vector<Matrix> initial = c.own_start ? std::vector<Matrix>{commuting(*problem, start)}
-                                                    : std::vector<Matrix>{};
+    const std::vector<Matrix> initial =
+        c.own_start ? std::vector<Matrix>{commuting(*problem, start)} : std::vector<Matrix>{};
     const RunRecord r = run(*problem, "muon", std::string(c.optimizer) + kExactSvd + "}", 150, 0.0, initial);
     REQUIRE(theory(r, "off_diagonal_gain").maxCoeff() <= 10.0);
     CHECK(max_deviation(r.eigen_coordinates, theory(r, "gamma")) < 1e-12);
@@ -237,8 +238,8 @@ TEST_CASE("icl theory: iterations to tolerance are flat in kappa for muon and gr
     INFO("kappa " << kappa);
     auto problem = make("{d: 6, N: 12, normalize: h_max, kappa: " + std::to_string(kappa) + "}");
     h_ratio.push_back(instance_array(*problem, "h_ratio")(0, 0));
-    const RunRecord muon = run(*problem, "muon", std::string("{lr: 3.0, decay: 0.85, orthogonalizer: ") + kExactSvd + "}",
-                               1000, 1e-6);
+    const RunRecord muon =
+        run(*problem, "muon", std::string("{lr: 3.0, decay: 0.85, orthogonalizer: ") + kExactSvd + "}", 1000, 1e-6);
     const RunRecord gd = run(*problem, "gd", "{lr: 1.0}", 200000, 1e-6);
     REQUIRE(muon.iters_to_tol > 0);
     REQUIRE(gd.iters_to_tol > 0);

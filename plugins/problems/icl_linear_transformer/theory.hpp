@@ -18,8 +18,8 @@
 namespace muonlab_icl {
 
 struct Prediction {
-  Matrix gamma;     // T x d: eigen-coordinates q_i^T Gamma q_i at the requested steps
-  Vector loss_gap;  // T: f(Gamma_t) - f*
+  Matrix gamma;              // T x d: eigen-coordinates q_i^T Gamma q_i at the requested steps
+  Vector loss_gap;           // T: f(Gamma_t) - f*
   Vector off_diagonal_gain;  // T (muon only): growth factor of off-diagonal perturbations so far
 };
 

@@ -33,6 +33,7 @@ using muonlab::Blocks;
 using muonlab::BlockSpec;
 using muonlab::ConstBlocks;
 using muonlab::ConstMatrixMap;
+using muonlab::kUnbounded;
 using muonlab::Matrix;
 using muonlab::MatrixMap;
 using muonlab::NamedArray;
@@ -41,7 +42,6 @@ using muonlab::ParamType;
 using muonlab::Rng;
 using muonlab::ScalarSpec;
 using muonlab::Vector;
-using muonlab::kUnbounded;
 
 // The target is drawn from a stream seeded with `seed`, the initial iterate from a stream
 // seeded with `seed ^ kInitStreamTag`: changing init or init_scale never changes M.
@@ -57,12 +57,11 @@ const ParamSpec kParams[] = {
         .doc("true: f(X) = 1/4 ||X X^T - M||_F^2 with M = U* diag(sigma) U*^T (n x n); "
              "false: f(X, Y) = 1/2 ||X Y^T - M||_F^2 with M = U* diag(sigma) V*^T (n x m)"),
     muonlab::integer("n", "200").at_least(1).doc("rows of M (and of X)"),
-    muonlab::integer("m", "0").at_least(0)
-        .doc("columns of M (and rows of Y) in the asymmetric case; 0 means m = n. "
-             "With symmetric: true it must be 0 or n"),
+    muonlab::integer("m", "0").at_least(0).doc("columns of M (and rows of Y) in the asymmetric case; 0 means m = n. "
+                                               "With symmetric: true it must be 0 or n"),
     muonlab::integer("rank", "10").at_least(1).doc("rank r of M, 1 <= r <= min(n, m)"),
-    muonlab::integer("k", "0").at_least(0)
-        .doc("factor width: X is n x k (Y is m x k); 0 means k = rank; rank <= k <= min(n, m)"),
+    muonlab::integer("k", "0").at_least(0).doc(
+        "factor width: X is n x k (Y is m x k); 0 means k = rank; rank <= k <= min(n, m)"),
     muonlab::real("kappa", "10").at_least(1).doc("condition number sigma_1 / sigma_r of M (ignored when rank = 1)"),
     muonlab::choice("spectrum", "geometric", "geometric|two_level")
         .doc("geometric: sigma_i = scale * kappa^(-(i-1)/(r-1)); two_level: sigma_i = scale for i < r, "
@@ -82,10 +81,13 @@ const ParamSpec kParams[] = {
         .doc("gradient noise drawn per evaluation from the sample number: none; gaussian: G_b + "
              "noise_scale * RMS(G_b) * Z_b, Z_b i.i.d. N(0, 1); subsample: gradient of the residual "
              "observed on a random fraction observe_fraction of its entries, rescaled to be unbiased"),
-    muonlab::real("noise_scale", "0.1").at_least(0)
+    muonlab::real("noise_scale", "0.1")
+        .at_least(0)
         .doc("gaussian: noise standard deviation per entry relative to the RMS entry ||G_b||_F / "
              "sqrt(size) of the exact gradient block"),
-    muonlab::real("observe_fraction", "0.5").above(0).at_most(1)
+    muonlab::real("observe_fraction", "0.5")
+        .above(0)
+        .at_most(1)
         .doc("subsample: probability p that an entry of X Y^T - M is observed (mask drawn per "
              "evaluation); gradient (1/p) P_Omega(R) Y; forms n x m matrices even with target: factored"),
 };
@@ -125,8 +127,8 @@ Dimensions resolve_dimensions(const muonlab::Params& params) {
   d.n = params.integer("n");
   const std::int64_t m = params.integer("m");
   if (d.symmetric && m != 0 && m != d.n) {
-    reject("parameter 'm' = " + str(m) + " conflicts with symmetric: true (M is n x n with n = " +
-           str(d.n) + "); set m: 0 (or m: " + str(d.n) + "), or set symmetric: false");
+    reject("parameter 'm' = " + str(m) + " conflicts with symmetric: true (M is n x n with n = " + str(d.n) +
+           "); set m: 0 (or m: " + str(d.n) + "), or set symmetric: false");
   }
   d.m = m == 0 ? d.n : m;
   const std::int64_t min_dim = std::min(d.n, d.m);
@@ -142,8 +144,8 @@ Dimensions resolve_dimensions(const muonlab::Params& params) {
            ", so X Y^T cannot reach M; set k >= rank, or k: 0 for k = rank");
   }
   if (d.k > min_dim) {
-    reject("parameter 'k' = " + str(d.k) + " exceeds min(n, m) = " + str(min_dim) +
-           "; set k <= " + str(min_dim) + ", or k: 0 for k = rank");
+    reject("parameter 'k' = " + str(d.k) + " exceeds min(n, m) = " + str(min_dim) + "; set k <= " + str(min_dim) +
+           ", or k: 0 for k = rank");
   }
   return d;
 }
@@ -212,8 +214,7 @@ class MatrixFactorization final : public muonlab::Problem {
         noise_(parse_noise(params.text("noise"))),
         noise_scale_(params.real("noise_scale")),
         observe_fraction_(params.real("observe_fraction")),
-        sigma_(target_spectrum(params.text("spectrum"), dims_.rank, params.real("kappa"),
-                               params.real("scale"))),
+        sigma_(target_spectrum(params.text("spectrum"), dims_.rank, params.real("kappa"), params.real("scale"))),
         target_norm_(sigma_.norm()) {
     draw_signal_bases(params.boolean("rotated"));
     allocate_workspace();
@@ -227,8 +228,7 @@ class MatrixFactorization final : public muonlab::Problem {
   }
 
   std::vector<ScalarSpec> metrics() const override {
-    return {{"rel_error", "1",
-             dims_.symmetric ? "||X X^T - M||_F / ||M||_F" : "||X Y^T - M||_F / ||M||_F"},
+    return {{"rel_error", "1", dims_.symmetric ? "||X X^T - M||_F / ||M||_F" : "||X Y^T - M||_F / ||M||_F"},
             {"grad_norm", "1", "Frobenius norm of all gradient blocks together"}};
   }
 
@@ -339,9 +339,8 @@ class MatrixFactorization final : public muonlab::Problem {
   void check_blocks(std::size_t count, const char* call) const {
     const std::size_t expected = dims_.symmetric ? 1 : 2;
     if (count != expected) {
-      throw std::invalid_argument(std::string("matrix_factorization::") + call + ": got " +
-                                  std::to_string(count) + " blocks, expected " +
-                                  std::to_string(expected));
+      throw std::invalid_argument(std::string("matrix_factorization::") + call + ": got " + std::to_string(count) +
+                                  " blocks, expected " + std::to_string(expected));
     }
   }
 
@@ -389,8 +388,7 @@ class MatrixFactorization final : public muonlab::Problem {
       grad_y.noalias() = v_ * coefficients_;
       grad_y.noalias() += ys.off * xs.gram;
     }
-    return core_.squaredNorm() + frobenius_inner(xs.along_gram, ys.off_gram) +
-           frobenius_inner(xs.off_gram, ys.gram);
+    return core_.squaredNorm() + frobenius_inner(xs.along_gram, ys.off_gram) + frobenius_inner(xs.off_gram, ys.gram);
   }
 
   // G_b += noise_scale * RMS(G_b) * Z_b, Z_b drawn block by block in column-major order, so

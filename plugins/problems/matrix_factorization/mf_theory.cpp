@@ -218,8 +218,8 @@ Matrix scalar(double value) { return Matrix::Constant(1, 1, value); }
 // e_i = s_i - s_i* with s_i = (x_i + y_i)/2 and s_i* = sqrt(sigma_i + delta_i^2),
 // delta_i = (x_i - y_i)/2 (symmetric: x = y, so e_i = d_i - sqrt(sigma_i)). The asymmetric
 // reduction needs delta_i conserved, i.e. both blocks stepping by the same eta_t s.
-std::vector<NamedArray> lemma_arrays(const muonlab::TheoryRequest& request, const ScalarRule& rule,
-                                     const Vector& sigma, const Vector& x0, const Vector& y0) {
+std::vector<NamedArray> lemma_arrays(const muonlab::TheoryRequest& request, const ScalarRule& rule, const Vector& sigma,
+                                     const Vector& x0, const Vector& y0) {
   const double eta0 = request.optimizer_params.real("lr");
   const double q = request.optimizer_params.real("decay");
   const double scale = 0.5 * (rule.scale_x + rule.scale_y);

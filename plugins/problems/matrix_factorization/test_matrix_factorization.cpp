@@ -218,8 +218,8 @@ TEST_CASE("matrix_factorization: target has the requested spectrum and orthonorm
     for (const char* shape : {"symmetric: true, n: 30", "symmetric: false, n: 30, m: 20"}) {
       INFO(spectrum << ", " << shape);
       const bool symmetric = std::string(shape).find("true") != std::string::npos;
-      auto problem = make(std::string("{") + shape + ", rank: 5, kappa: 100, scale: 2.5, spectrum: " +
-                          spectrum + ", target: dense}");
+      auto problem = make(std::string("{") + shape + ", rank: 5, kappa: 100, scale: 2.5, spectrum: " + spectrum +
+                          ", target: dense}");
       const Matrix u = instance_array(*problem, "U");
       const Matrix v = symmetric ? u : instance_array(*problem, "V");
       const Vector sigma = instance_array(*problem, "sigma").col(0);
@@ -234,9 +234,8 @@ TEST_CASE("matrix_factorization: target has the requested spectrum and orthonorm
 
       Vector expected(rank);
       for (int i = 0; i < rank; ++i) {
-        expected(i) = std::string(spectrum) == "geometric"
-                          ? scale * std::pow(kappa, -i / double(rank - 1))
-                          : (i + 1 < rank ? scale : scale / kappa);
+        expected(i) = std::string(spectrum) == "geometric" ? scale * std::pow(kappa, -i / double(rank - 1))
+                                                           : (i + 1 < rank ? scale : scale / kappa);
       }
       const Matrix m = u * sigma.asDiagonal() * v.transpose();
       CHECK((instance_array(*problem, "M") - m).norm() < 1e-14 * scale);
@@ -314,8 +313,8 @@ TEST_CASE("matrix_factorization: aligned init gives the closed-form relative err
     for (const char* target : {"factored", "dense"}) {
       INFO(shape << ", " << target);
       const bool symmetric = std::string(shape).find("true") != std::string::npos;
-      auto problem = make(std::string("{") + shape + ", rank: 4, k: 6, kappa: 50, init: aligned, init_scale: 0.7, target: " +
-                          target + "}");
+      auto problem = make(std::string("{") + shape +
+                          ", rank: 4, k: 6, kappa: 50, init: aligned, init_scale: 0.7, target: " + target + "}");
       const std::vector<Matrix> x0 = initial_point(*problem);
       const Matrix u = instance_array(*problem, "U");
       // Same arithmetic as the plugin (alpha times U*), so equal up to the last bit.
@@ -371,7 +370,8 @@ TEST_CASE("matrix_factorization: the exact factorization has zero error and grad
   }
 }
 
-TEST_CASE("matrix_factorization: instance lists M only for a dense target up to 1e6 entries", "[matrix_factorization]") {
+TEST_CASE("matrix_factorization: instance lists M only for a dense target up to 1e6 entries",
+          "[matrix_factorization]") {
   CHECK_FALSE(has_instance_array(*make("{n: 30, rank: 4}"), "M"));
   CHECK(has_instance_array(*make("{n: 30, rank: 4, target: dense}"), "M"));
   CHECK(has_instance_array(*make("{n: 1000, rank: 2, target: dense}"), "M"));

@@ -107,7 +107,8 @@ TEST_CASE("mf noise: gaussian noise has standard deviation noise_scale * RMS(G) 
     double sum_sq = 0;
     const int samples = 3000;
     for (int s = 0; s < samples; ++s) {
-      sum_sq += (evaluate_sample(*noisy_problem, w, static_cast<std::uint64_t>(s)).grads[b] - exact.grads[b]).squaredNorm();
+      sum_sq +=
+          (evaluate_sample(*noisy_problem, w, static_cast<std::uint64_t>(s)).grads[b] - exact.grads[b]).squaredNorm();
     }
     // 3000 * 15 or 18 squared N(0, sd^2) draws: the relative standard error of the pooled
     // variance is sqrt(2 / 45000) = 0.7 %, so 4 % is > 5 SE while a wrong convention (a

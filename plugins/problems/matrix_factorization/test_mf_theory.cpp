@@ -36,19 +36,19 @@ constexpr const char* kNoCutoff = "orthogonalizer: {name: svd, params: {rank_thr
 
 // Everything a run leaves behind, as the core would record it with spectra: every.
 struct RunRecord {
-  std::vector<std::int64_t> steps;                   // 0..T (evaluated steps)
-  std::vector<double> step_sizes;                    // eta_t from the "lr" diagnostic, t < T
-  std::vector<double> rel_error;                     // metric at every evaluated step
+  std::vector<std::int64_t> steps;                      // 0..T (evaluated steps)
+  std::vector<double> step_sizes;                       // eta_t from the "lr" diagnostic, t < T
+  std::vector<double> rel_error;                        // metric at every evaluated step
   std::map<std::string, std::vector<Vector>> observed;  // observable -> one row per step
   std::vector<Matrix> initial;
   std::map<std::string, Matrix> theory;
-  std::int64_t iters_to_tol = -1;                    // first step with rel_error <= tol
+  std::int64_t iters_to_tol = -1;  // first step with rel_error <= tol
 };
 
 struct LoopOptions {
   std::int64_t max_steps = 200;
-  double tol = 0.0;      // stop at the first step with rel_error <= tol (0: never)
-  bool observe = true;   // call observe() at every step
+  double tol = 0.0;     // stop at the first step with rel_error <= tol (0: never)
+  bool observe = true;  // call observe() at every step
 };
 
 void record_observables(ProblemHandle& problem, const std::vector<Matrix>& params, RunRecord& out) {
@@ -90,8 +90,8 @@ RunRecord run(ProblemHandle& problem, const std::string& optimizer_name, const s
     optimizer->read_diagnostics(&eta);
     out.step_sizes.push_back(eta);
   }
-  for (const NamedArray& a : problem.predict(optimizer_name, optimizer->params(), out.step_sizes, out.steps,
-                                             out.initial)) {
+  for (const NamedArray& a :
+       problem.predict(optimizer_name, optimizer->params(), out.step_sizes, out.steps, out.initial)) {
     out.theory[a.name] = a.value;
   }
   return out;
@@ -125,7 +125,8 @@ double max_deviation(const std::vector<Vector>& measured, const Matrix& predicte
   double worst = 0.0;
   for (std::size_t t = 0; t < measured.size(); ++t) {
     REQUIRE(predicted.cols() == measured[t].size());
-    worst = std::max(worst, (measured[t].transpose() - predicted.row(static_cast<Eigen::Index>(t))).cwiseAbs().maxCoeff());
+    worst =
+        std::max(worst, (measured[t].transpose() - predicted.row(static_cast<Eigen::Index>(t))).cwiseAbs().maxCoeff());
   }
   return worst;
 }
@@ -239,7 +240,8 @@ TEST_CASE("mf_theory: muon on an aligned symmetric start follows the scalar recu
   CHECK(r.rel_error.back() <= 1e-7);
 }
 
-TEST_CASE("mf_theory: on a rotated aligned start muon follows the recursion until rounding noise is amplified", "[mf_theory]") {
+TEST_CASE("mf_theory: on a rotated aligned start muon follows the recursion until rounding noise is amplified",
+          "[mf_theory]") {
   // Same instance with Haar-random U*: see kAlignedTolerance for why exactness ends.
   auto problem = muonlab::testing::make_problem("matrix_factorization", "{n: 40, rank: 5, kappa: 100, init: aligned}");
   const RunRecord r = run(*problem, "muon", kMuon, {200});
@@ -323,7 +325,8 @@ TEST_CASE("mf_theory: gd on aligned starts follows the gd recursion", "[mf_theor
   // GD is smooth, so it has no transverse amplification: the rotated instances are exact too.
   // Measured: 3.3e-16 (symmetric) and 5.6e-16 (asymmetric) over 200 steps.
   SECTION("symmetric") {
-    auto problem = muonlab::testing::make_problem("matrix_factorization", "{n: 40, rank: 5, kappa: 100, init: aligned}");
+    auto problem =
+        muonlab::testing::make_problem("matrix_factorization", "{n: 40, rank: 5, kappa: 100, init: aligned}");
     const RunRecord r = run(*problem, "gd", "{lr: 0.5}", {200});
     const double deviation = max_deviation(observed(r, "components"), theory(r, "d"));
     INFO("aligned symmetric gd: max |measured - predicted| component = " << deviation);
@@ -353,16 +356,16 @@ TEST_CASE("mf_theory: iterations to 1e-6 are flat in kappa for muon and grow for
   constexpr std::int64_t kGdCap = 20000;
   std::vector<std::int64_t> muon_iters, gd_iters;
   for (double kappa : kappas) {
-    auto problem = muonlab::testing::make_problem(
-        "matrix_factorization",
-        "{n: 30, rank: 3, kappa: " + std::to_string(kappa) + ", init: small_random, init_scale: 1.0e-3}");
+    auto problem =
+        muonlab::testing::make_problem("matrix_factorization", "{n: 30, rank: 3, kappa: " + std::to_string(kappa) +
+                                                                   ", init: small_random, init_scale: 1.0e-3}");
     muon_iters.push_back(run(*problem, "muon", kMuon, {1000, 1e-6, false}).iters_to_tol);
     gd_iters.push_back(run(*problem, "gd", "{lr: 0.5}", {kGdCap, 1e-6, false}).iters_to_tol);
   }
   // Measured: muon 106 / 104 / 108, gd 36 / 2178 / did not converge within 20000.
   INFO("iterations to 1e-6 at kappa 1, 100, 1e4: muon " << muon_iters[0] << " / " << muon_iters[1] << " / "
-                                                         << muon_iters[2] << ", gd " << gd_iters[0] << " / "
-                                                         << gd_iters[1] << " / " << gd_iters[2]);
+                                                        << muon_iters[2] << ", gd " << gd_iters[0] << " / "
+                                                        << gd_iters[1] << " / " << gd_iters[2]);
   for (std::int64_t n : muon_iters) REQUIRE(n > 0);
   const auto [fewest, most] = std::minmax_element(muon_iters.begin(), muon_iters.end());
   CHECK(static_cast<double>(*most) <= 1.2 * static_cast<double>(*fewest));
@@ -447,9 +450,7 @@ Dataset read_dataset(hid_t file, const std::string& path) {
   return out;
 }
 
-bool group_exists(hid_t file, const std::string& path) {
-  return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
-}
+bool group_exists(hid_t file, const std::string& path) { return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0; }
 
 }  // namespace
 
@@ -491,7 +492,8 @@ TEST_CASE("mf_theory: a grid run stores observables/ and theory/ for a muon cell
   CHECK(read_dataset(file.id, muon + "/theory/lemma_holds").values == std::vector<double>{1.0});
   // Measured and predicted sit side by side, entry for entry (same layout in the file).
   double worst = 0.0;
-  for (std::size_t i = 0; i < d.values.size(); ++i) worst = std::max(worst, std::abs(d.values[i] - components.values[i]));
+  for (std::size_t i = 0; i < d.values.size(); ++i)
+    worst = std::max(worst, std::abs(d.values[i] - components.values[i]));
   CHECK(worst <= kAlignedTolerance);
 
   // Adam is observed like any optimizer but has no theory.

@@ -109,7 +109,7 @@ class AdamMoments {
   // for bit that of element_step (tested).
   template <WeightDecay Decay>
   void step_block(double* w, const double* grad, double* m, double* v, Eigen::Index size,
-                    const AdamStepScalars& step) const {
+                  const AdamStepScalars& step) const {
     Eigen::Index i = 0;
 #if defined(__SSE2__)
     i = update_pairs<Decay>(w, grad, m, v, size, step);

@@ -11,11 +11,11 @@
 
 namespace muonlab::optim {
 
-inline void check_block_shapes(const std::string& plugin, const std::vector<BlockSpec>& declared,
-                               const Blocks& params, const ConstBlocks& grads) {
+inline void check_block_shapes(const std::string& plugin, const std::vector<BlockSpec>& declared, const Blocks& params,
+                               const ConstBlocks& grads) {
   if (params.size() != declared.size() || grads.size() != declared.size()) {
-    throw std::invalid_argument(plugin + ": step() got " + std::to_string(params.size()) + " blocks, initialize() declared " +
-                                std::to_string(declared.size()));
+    throw std::invalid_argument(plugin + ": step() got " + std::to_string(params.size()) +
+                                " blocks, initialize() declared " + std::to_string(declared.size()));
   }
   for (std::size_t b = 0; b < declared.size(); ++b) {
     const bool same = params[b].rows() == declared[b].rows && params[b].cols() == declared[b].cols &&

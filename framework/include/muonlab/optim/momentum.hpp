@@ -26,9 +26,7 @@ inline MomentumForm parse_momentum_form(const std::string& name, const std::stri
 }
 
 // Weight of the new gradient in the buffer update: 1 - beta (EMA) or 1 (sum).
-inline double gradient_weight(MomentumForm form, double beta) {
-  return form == MomentumForm::Ema ? 1.0 - beta : 1.0;
-}
+inline double gradient_weight(MomentumForm form, double beta) { return form == MomentumForm::Ema ? 1.0 - beta : 1.0; }
 
 // buffer <- beta * buffer + w * grad, with w from gradient_weight. One fused pass.
 template <class Buffer, class Grad>

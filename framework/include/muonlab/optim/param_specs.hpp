@@ -28,8 +28,9 @@ constexpr ParamBuilder lr_param(const char* default_value,
 
 constexpr ParamBuilder schedule_param(const char* default_kind) {
   return choice("schedule", default_kind, kScheduleChoices)
-      .doc("eta_t = lr, lr * decay^t, cosine from lr to final_fraction * lr over horizon steps, or "
-           "lr_list[t] (last value held); after warmup");
+      .doc(
+          "eta_t = lr, lr * decay^t, cosine from lr to final_fraction * lr over horizon steps, or "
+          "lr_list[t] (last value held); after warmup");
 }
 
 constexpr ParamBuilder decay_param(const char* default_value) {
@@ -74,8 +75,7 @@ constexpr ParamBuilder beta1_param(const char* default_value = "0.9", const char
   return real("beta1", default_value).at_least(0.0).below(1.0).doc(doc);
 }
 
-constexpr ParamBuilder beta2_param(const char* default_value = "0.999",
-                                   const char* doc = "second-moment EMA factor") {
+constexpr ParamBuilder beta2_param(const char* default_value = "0.999", const char* doc = "second-moment EMA factor") {
   return real("beta2", default_value).at_least(0.0).below(1.0).doc(doc);
 }
 
@@ -112,7 +112,7 @@ constexpr ParamBuilder scaling_param(const char* default_value,
 }  // namespace muonlab::optim
 
 // The six schedule parameters besides lr, as a comma-separated list of parameter entries.
-#define MUONLAB_STEP_SCHEDULE_PARAMS(default_schedule, default_decay)                            \
-  ::muonlab::optim::schedule_param(default_schedule), ::muonlab::optim::decay_param(default_decay), \
-      ::muonlab::optim::horizon_param(), ::muonlab::optim::final_fraction_param(),                \
-      ::muonlab::optim::warmup_param(), ::muonlab::optim::lr_list_param()
+#define MUONLAB_STEP_SCHEDULE_PARAMS(default_schedule, default_decay)                                                \
+  ::muonlab::optim::schedule_param(default_schedule), ::muonlab::optim::decay_param(default_decay),                  \
+      ::muonlab::optim::horizon_param(), ::muonlab::optim::final_fraction_param(), ::muonlab::optim::warmup_param(), \
+      ::muonlab::optim::lr_list_param()

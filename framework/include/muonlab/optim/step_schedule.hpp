@@ -40,20 +40,18 @@ inline ScheduleKind parse_schedule_kind(const std::string& name, const std::stri
 // Everything that defines a schedule. Fields a schedule kind does not use are ignored.
 struct ScheduleSettings {
   ScheduleKind kind = ScheduleKind::Constant;
-  double lr = 0.0;               // eta_0 of constant, geometric and cosine
-  double decay = 1.0;            // geometric ratio q
-  std::int64_t horizon = 1;      // cosine: steps from lr down to final_fraction * lr
-  double final_fraction = 0.0;   // cosine: eta after the horizon, as a fraction of lr
-  std::int64_t warmup = 0;       // linear warmup steps before the base schedule
-  std::vector<double> lr_list;   // list: eta_0, eta_1, ...
+  double lr = 0.0;              // eta_0 of constant, geometric and cosine
+  double decay = 1.0;           // geometric ratio q
+  std::int64_t horizon = 1;     // cosine: steps from lr down to final_fraction * lr
+  double final_fraction = 0.0;  // cosine: eta after the horizon, as a fraction of lr
+  std::int64_t warmup = 0;      // linear warmup steps before the base schedule
+  std::vector<double> lr_list;  // list: eta_0, eta_1, ...
 };
 
 class StepSchedule {
  public:
   // Validates the settings; `plugin` prefixes every error message.
-  StepSchedule(ScheduleSettings settings, const std::string& plugin) : s_(std::move(settings)) {
-    validate(plugin);
-  }
+  StepSchedule(ScheduleSettings settings, const std::string& plugin) : s_(std::move(settings)) { validate(plugin); }
 
   // Reads the schedule from a plugin's resolved parameters: "lr" is required; "schedule",
   // "decay", "horizon", "final_fraction", "warmup" and "lr_list" are read when the plugin

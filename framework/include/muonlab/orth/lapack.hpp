@@ -11,18 +11,17 @@
 #include <string>
 
 extern "C" {
-void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda, const double* tau,
-             double* work, const int* lwork, int* info);
+void dorgqr_(const int* m, const int* n, const int* k, double* a, const int* lda, const double* tau, double* work,
+             const int* lwork, int* info);
 void dgeqp3_(const int* m, const int* n, double* a, const int* lda, int* jpvt, double* tau, double* work,
              const int* lwork, int* info);
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dgetrf_(const int* m, const int* n, double* a, const int* lda, int* ipiv, int* info);
-void dgetri_(const int* n, double* a, const int* lda, const int* ipiv, double* work, const int* lwork,
-             int* info);
-void dgecon_(const char* norm, const int* n, const double* a, const int* lda, const double* anorm,
-             double* rcond, double* work, int* iwork, int* info);
-void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
-             double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+void dgetri_(const int* n, double* a, const int* lda, const int* ipiv, double* work, const int* lwork, int* info);
+void dgecon_(const char* norm, const int* n, const double* a, const int* lda, const double* anorm, double* rcond,
+             double* work, int* iwork, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
+             const int* lwork, int* iwork, const int* liwork, int* info);
 void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info);
 }
 
@@ -35,8 +34,7 @@ inline int to_int(Eigen::Index n) { return static_cast<int>(n); }
 // wrappers that can meet it.
 inline void check_arguments(const char* routine, int info) {
   if (info < 0) {
-    throw std::logic_error(std::string("LAPACK ") + routine + ": argument " + std::to_string(-info) +
-                           " is invalid");
+    throw std::logic_error(std::string("LAPACK ") + routine + ": argument " + std::to_string(-info) + " is invalid");
   }
 }
 
@@ -171,8 +169,7 @@ class LuInverse {
     const char norm = '1';
     double rcond = 0;
     int info = 0;
-    dgecon_(&norm, &size, factored, &size, &norm_1, &rcond, condition_work_.get(4 * n),
-            condition_iwork_.get(n), &info);
+    dgecon_(&norm, &size, factored, &size, &norm_1, &rcond, condition_work_.get(4 * n), condition_iwork_.get(n), &info);
     check_arguments("dgecon", info);
     return rcond;
   }
@@ -219,8 +216,8 @@ class SymmetricEigen {
     dsyevd_(&jobz, &uplo, &size, a, &size, eigenvalues, work_.get(0), &lwork, iwork_.get(0), &liwork, &info);
     check_arguments("dsyevd", info);
     if (info > 0) {
-      throw std::runtime_error("LAPACK dsyevd: the symmetric eigensolver did not converge (info=" +
-                               std::to_string(info) + ")");
+      throw std::runtime_error(
+          "LAPACK dsyevd: the symmetric eigensolver did not converge (info=" + std::to_string(info) + ")");
     }
   }
 

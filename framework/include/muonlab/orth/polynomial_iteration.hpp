@@ -110,8 +110,8 @@ inline void accumulate(OrthogonalizerCost& total, const OrthogonalizerCost& part
 // Buffers of the iteration on a p x q wide iterate.
 struct IterationWorkspace {
   IterationWorkspace(Eigen::Index p, Eigen::Index q) : x(p, q), next_x(p, q), gram(p, p), poly(p, p) {}
-  Matrix x, next_x;  // iterate and the next one (swapped each step)
-  Matrix gram, poly; // A = X X^T and B = b A + c A A
+  Matrix x, next_x;   // iterate and the next one (swapped each step)
+  Matrix gram, poly;  // A = X X^T and B = b A + c A A
 };
 
 inline void form_gram(IterationWorkspace& w) { w.gram.noalias() = w.x * w.x.transpose(); }

@@ -17,9 +17,7 @@ class ScheduledIteration : public Orthogonalizer {
  public:
   // steps <= 0 runs the schedule's length.
   ScheduledIteration(Schedule schedule, std::int64_t steps, Normalization normalization)
-      : schedule_(std::move(schedule)),
-        steps_(steps <= 0 ? schedule_.size() : steps),
-        normalization_(normalization) {}
+      : schedule_(std::move(schedule)), steps_(steps <= 0 ? schedule_.size() : steps), normalization_(normalization) {}
 
   // X0 = G / (s ||G||_F + eps) on the wide orientation (optionally Gelfand-rescaled), then
   // the schedule's steps A = X X^T;  X <- a_i X + (b_i A + c_i A A) X.

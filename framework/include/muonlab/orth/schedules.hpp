@@ -76,7 +76,8 @@ std::vector<OddPolynomial> to_vector(const std::array<OddPolynomial, N>& table) 
 // The 8-step Polar Express schedule as applied: safety factor on every step but the last.
 inline std::vector<OddPolynomial> polar_express_eight_step() {
   std::vector<OddPolynomial> applied = to_vector(kPolarExpressEightStepRaw);
-  for (std::size_t i = 0; i + 1 < applied.size(); ++i) applied[i] = contracted(applied[i], kPolarExpressEightStepSafety);
+  for (std::size_t i = 0; i + 1 < applied.size(); ++i)
+    applied[i] = contracted(applied[i], kPolarExpressEightStepSafety);
   return applied;
 }
 
