@@ -571,6 +571,17 @@ TEST_CASE("store Create and Overwrite modes", "[store]") {
   CHECK(!exists(file, "/cells/old"));
 }
 
+TEST_CASE("store resumes a file whose grid text differs only in comment lines", "[store]") {
+  // Cells are what a grid's values say; its comments (full lines starting with '#') may be
+  // edited without orphaning its results. The stored text stays the original.
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  open_store(path, sample_info("# first words\nname: demo\nseeds: [1, 2]\n"), OpenMode::Create).reset();
+  CHECK_NOTHROW(open_store(path, sample_info("name: demo\n  # later words\nseeds: [1, 2]\n"), OpenMode::Resume));
+  Owned file = open_file(path);
+  CHECK(string_attr(file, "/", "grid_yaml") == "# first words\nname: demo\nseeds: [1, 2]\n");
+}
+
 TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[store]") {
   TempDir dir;
   const std::string path = dir.file("run.h5");
@@ -581,6 +592,9 @@ TEST_CASE("store refuses files it cannot resume and leaves them untouched", "[st
       input_error_message([&] { open_store(path, sample_info("name: changed\n"), OpenMode::Resume); });
   CHECK(other_grid.find(path) != std::string::npos);
   CHECK(other_grid.find("grid") != std::string::npos);
+  CHECK(file_bytes(path) == before);
+  // A value changed next to an edited comment is still another grid.
+  CHECK_THROWS_AS(open_store(path, sample_info("# a note\nname: demo\nseeds: [1, 3]\n"), OpenMode::Resume), InputError);
   CHECK(file_bytes(path) == before);
 
   // An HDF5 file that is not a muonlab result.

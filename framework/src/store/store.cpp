@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "util/errors.hpp"
+#include "util/text.hpp"
 #include "store/h5.hpp"
 #include "store/index_table.hpp"
 #include "store/tables.hpp"
@@ -496,7 +497,10 @@ void verify_resumable(const std::string& path, const RunInfo& info) {
                    "has muonlab file format version " + std::to_string(version) + ", this muonlab writes " +
                        std::to_string(kFormatVersion) + " and cannot resume it",
                    kReplaceHint);
-    if (h5::read_string_attr(file.get(), "grid_yaml").value_or("") != info.grid_yaml)
+    // Comment lines do not change a grid (cells are what its values say), so a grid file whose
+    // comments were edited still resumes its results.
+    if (without_comment_lines(h5::read_string_attr(file.get(), "grid_yaml").value_or("")) !=
+        without_comment_lines(info.grid_yaml))
       throw InputError(path +
                        " was produced from a different grid file text (root attribute grid_yaml "
                        "differs); resume it with the grid file (unchanged) that produced it, use --overwrite "

@@ -34,6 +34,19 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
   return best;
 }
 
+std::string without_comment_lines(const std::string& text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    const std::size_t first = text.find_first_not_of(" \t", start);
+    if (first >= end || text[first] != '#') out.append(text, start, end - start);
+    start = end;
+  }
+  return out;
+}
+
 std::string format_number(double v) {
   char buf[32];
   if (v == std::floor(v) && std::fabs(v) < 1e6) {

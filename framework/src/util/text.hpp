@@ -17,6 +17,9 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
 // 1000 (not 1e+03) for integral values below 1e6, else three significant digits.
 std::string format_number(double v);
 
+// The text without its full-line comments (lines whose first non-blank character is '#').
+std::string without_comment_lines(const std::string& text);
+
 // 4.2s, 42s, 3m07s, 2h05m.
 std::string format_duration(double seconds);
 
