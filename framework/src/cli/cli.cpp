@@ -392,7 +392,8 @@ int cli_main(int argc, char** argv) {
     return args.empty() ? kExitBadInput : kExitOk;
   }
   if (args[0] == "--version") {
-    std::cout << "muonlab " << MUONLAB_VERSION << " (plugin ABI " << kAbiMajor << "." << kAbiMinor << ")\n";
+    std::cout << "muonlab " << MUONLAB_VERSION << " (plugin ABI " << kAbiMajor << "." << kAbiMinor << "; "
+              << build_description() << ")\n";
     return kExitOk;
   }
   const std::string command = args[0];

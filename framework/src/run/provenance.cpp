@@ -24,6 +24,13 @@ std::string iso_now() {
 
 }  // namespace
 
+std::string build_description() {
+  const std::string commit = MUONLAB_GIT_COMMIT;
+  std::string text = "commit " + commit.substr(0, 12);
+  if (MUONLAB_GIT_DIRTY == 1) text += " (uncommitted changes)";
+  return text + ", " + MUONLAB_COMPILER + ", " + MUONLAB_BUILD_TYPE_NAME;
+}
+
 RunInfo make_run_info(const Grid& grid) {
   RunInfo info;
   info.muonlab_version = MUONLAB_VERSION;
