@@ -440,7 +440,30 @@ def test_bench_grid(muonlab, source_dir, work):
         check_refusal(run([script, *args], expect=2), *words)
 
 
+def test_compare_results(muonlab, source_dir, work):
+    """Two runs of one grid are identical (exit 0); one changed number in a trajectory, an
+    attribute only one file has, and a config written in another number form are reported
+    or accepted as documented."""
+    first = profile_grid(muonlab, work)
+    second = os.path.join(work, "again.h5")
+    run([muonlab, "run", os.path.join(work, "profile.yaml"), "-o", second, "-q"])
+    same = python_tool(source_dir, "compare-results", first, second, "--ignore-timing").stdout
+    check("0 differ" in same, "two runs of one grid differ: " + same[-500:])
+    with h5py.File(second, "r+") as f:
+        cell_id = sorted(f["cells"])[0]
+        loss = f["cells"][cell_id]["trajectory/loss"]
+        loss[1] = np.nextafter(loss[1], np.inf)  # one bit
+        f.attrs["added_later"] = "x"
+    changed = python_tool(source_dir, "compare-results", first, second, "--ignore-timing", expect=1).stdout
+    check(f"/cells/{cell_id}/trajectory/loss" in changed, "a one-bit change is not reported: " + changed[-500:])
+    check("/@added_later: only in B" in changed, "an added attribute is not reported without --newer-b")
+    newer = python_tool(source_dir, "compare-results", first, second, "--ignore-timing", "--newer-b", expect=1).stdout
+    check("added_later" not in newer, "--newer-b reports an attribute only B has")
+    check_refusal(python_tool(source_dir, "compare-results", first, expect=2), "usage")
+
+
 TESTS = {
+    "compare-results": test_compare_results,
     "build": test_build,
     "run": test_run,
     "setup": test_setup,
