@@ -22,6 +22,23 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kFlushSeconds = 2.0;  // buffered trajectory rows reach the file at least this often
 
+// A cell counts as done when its status is final AND its row reached /index (the row is
+// appended after the status is written, so a run killed in between redoes the cell). The
+// last row of each such cell is kept: a cell that failed and was redone appears twice
+// until the run's final rewrite of the index.
+std::set<std::string> indexed_completed_cells(const Store& store, std::vector<IndexRow>& rows) {
+  const std::set<std::string> finished = store.completed_cells();
+  std::map<std::string, IndexRow> last_row;
+  for (const IndexRow& row : store.read_index())
+    if (finished.count(row.cell_id)) last_row[row.cell_id] = row;
+  std::set<std::string> complete;
+  for (const auto& [id, row] : last_row) {
+    complete.insert(id);
+    rows.push_back(row);
+  }
+  return complete;
+}
+
 }  // namespace
 
 void preflight(const Grid& grid, const Registry& registry) {
@@ -40,23 +57,6 @@ void preflight(const Grid& grid, const Registry& registry) {
                      cell.problem.name + "'" + (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") +
                      " available: " + list);
   }
-}
-
-// A cell counts as done when its status is final AND its row reached /index (the row is
-// appended after the status is written, so a run killed in between redoes the cell). The
-// last row of each such cell is kept: a cell that failed and was redone appears twice
-// until the run's final rewrite of the index.
-std::set<std::string> indexed_completed_cells(const Store& store, std::vector<IndexRow>& rows) {
-  const std::set<std::string> finished = store.completed_cells();
-  std::map<std::string, IndexRow> last_row;
-  for (const IndexRow& row : store.read_index())
-    if (finished.count(row.cell_id)) last_row[row.cell_id] = row;
-  std::set<std::string> complete;
-  for (const auto& [id, row] : last_row) {
-    complete.insert(id);
-    rows.push_back(row);
-  }
-  return complete;
 }
 
 std::vector<const CellConfig*> shard_cells(const Grid& grid, int shard_index, int shard_count) {
