@@ -153,6 +153,17 @@ TEST_CASE("bad grids exit 2 naming the file, the line and a suggestion", "[cli]"
   CHECK(muonlab("run '" + (dir / "missing.yaml").string() + "'").exit_code == 2);
   CHECK(muonlab("run '" + grid.string() + "' -j 0").exit_code == 2);
   CHECK(muonlab("run '" + grid.string() + "' --shard 3/2").exit_code == 2);
+  // An empty -o is a mistake, not a request for the default path.
+  const Result empty_output = muonlab("run '" + grid.string() + "' -o ''");
+  CHECK(empty_output.exit_code == 2);
+  CHECK_THAT(empty_output.output, Catch::Contains("-o: the result file name is empty"));
+  // A grid name is a file name: ../ would put the default output outside results/.
+  std::string escaping = kGrid;
+  escaping.replace(escaping.find("name: cli_test"), 14, "name: ../outside");
+  const fs::path grid3 = write_file(dir / "escaping.yaml", escaping);
+  const Result escape = muonlab("validate '" + grid3.string() + "'");
+  CHECK(escape.exit_code == 2);
+  CHECK_THAT(escape.output, Catch::Contains(grid3.string() + ":1:") && Catch::Contains("may hold only letters"));
   const Result good = muonlab("validate '" + write_file(dir / "ok.yaml", kGrid).string() + "'");
   CHECK(good.exit_code == 0);
   CHECK_THAT(good.output, Catch::Contains("8 cells"));

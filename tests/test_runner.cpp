@@ -313,6 +313,25 @@ TEST_CASE("theory gets each step's Optimizer::step_size(), or no step sizes when
   H5Fclose(file);
 }
 
+TEST_CASE("a problem declaring a zero or negative block shape fails its cell with the plugin's name", "[runner]") {
+  const Registry registry({MUONLAB_BUILD_PLUGIN_DIR, MUONLAB_TEST_PLUGIN_DIR});
+  for (const char* shape : {"{rows: -3, cols: 2}", "{rows: 4, cols: 0}"}) {
+    INFO(shape);
+    const std::string yaml = std::string("name: t\nstop: {max_iters: 3, metric: loss}\nrecord: {spectra: off}\n") +
+                             "problem: {name: bad_shape, params: " + shape +
+                             "}\noptimizer: {name: gd, params: {lr: 0.1}}\n";
+    const Grid grid = parse_grid(yaml, "t.yaml", {}, registry);
+    RunOptions options;
+    options.output = temp_path("bad-shape");
+    options.mode = OpenMode::Overwrite;
+    CHECK_THROWS_WITH(preflight(grid, registry), Catch::Contains("bad_shape") && Catch::Contains("positive shape"));
+    const RunReport report = run_grid(grid, registry, options);
+    REQUIRE(report.rows.size() == 1);
+    CHECK(report.rows[0].status == CellStatus::Failed);
+    CHECK_THAT(report.rows[0].stop_reason, Catch::Contains("bad_shape") && Catch::Contains("positive shape"));
+  }
+}
+
 TEST_CASE("a problem whose initialize() is not deterministic fails its cell instead of mispredicting", "[runner]") {
   // The core regenerates the initial iterate for predict(); restless_init writes a new
   // point on every call, which the start-of-run checksum catches.

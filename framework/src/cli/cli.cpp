@@ -224,7 +224,8 @@ std::string default_output(const Grid& grid) {
 int command_run(const std::vector<std::string>& argv) {
   GridArgs args;
   RunOptions options;
-  std::string output, shard;
+  const std::string kUnset = "\x1f";  // -o not given (an explicit empty -o is an error)
+  std::string output = kUnset, shard;
   bool resume = false, overwrite = false, dry_run = false, quiet = false;
   po::options_description visible = grid_options(args);
   visible.add_options()("output,o", po::value<std::string>(&output),
@@ -244,6 +245,8 @@ int command_run(const std::vector<std::string>& argv) {
     return exit_code;
   }
   if (resume && overwrite) throw InputError("--resume and --overwrite exclude each other");
+  if (output.empty())
+    throw InputError("-o: the result file name is empty; name a file, or leave -o out for the default");
   if (options.jobs < 1)
     throw InputError("-j " + std::to_string(options.jobs) + ": the number of parallel cells must be at least 1");
   if (!shard.empty()) parse_shard(shard, options);
@@ -251,7 +254,7 @@ int command_run(const std::vector<std::string>& argv) {
   Registry registry;
   report_load_failures(registry, std::cerr);
   const Grid grid = load_checked_grid(args, registry);
-  options.output = output.empty() ? default_output(grid) : output;
+  options.output = output == kUnset ? default_output(grid) : output;
   options.mode = resume ? OpenMode::Resume : overwrite ? OpenMode::Overwrite : OpenMode::Create;
   options.progress = !quiet && isatty(STDERR_FILENO);
 

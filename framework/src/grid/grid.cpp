@@ -63,8 +63,17 @@ class GridReader {
     const std::vector<Entry> entries = grid_detail::map_entries(root, "the grid file", places_);
     grid_detail::check_keys(entries, kTopLevelKeys, "the grid file", places_);
 
-    grid.name = grid_detail::read_string(required(entries, "name", root, "the grid's name").value, "name", places_);
+    const Entry& name = required(entries, "name", root, "the grid's name");
+    grid.name = grid_detail::read_string(name.value, "name", places_);
     if (grid.name.empty()) places_.fail(root, "name: the grid's name must not be empty");
+    // The name is also a file name: the default output is results/<name>.h5.
+    const bool plain = grid.name.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos;
+    if (!plain || grid.name == "." || grid.name == "..") {
+      places_.fail(name.value, "name: '" + grid.name +
+                                   "' may hold only letters, digits, '_', '-' and '.' (it names the default output "
+                                   "results/<name>.h5); put a path in `output:` or pass -o instead");
+    }
     if (const Entry* e = find(entries, "description"))
       grid.description = grid_detail::read_string(e->value, "description", places_);
     if (const Entry* e = find(entries, "output")) grid.output = grid_detail::read_string(e->value, "output", places_);

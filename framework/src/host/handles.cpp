@@ -32,6 +32,14 @@ struct ArrayCollector {
 ProblemHandle::ProblemHandle(ProblemAbi* object, const PluginInfo& info) : object_(object), info_(info) {
   for (std::uint32_t i = 0; i < object_->num_blocks(); ++i) {
     const BlockInfo b = object_->block(i);
+    if (b.name == nullptr || b.name[0] == '\0' || b.rows <= 0 || b.cols <= 0) {
+      const std::string what = "block " + std::to_string(i) +
+                               (b.name && b.name[0] ? " '" + std::string(b.name) + "'" : "") + " is declared " +
+                               std::to_string(b.rows) + " x " + std::to_string(b.cols);
+      info_.destroy(object_);  // the handle is not constructed: its destructor will not run
+      throw PluginError(describe(info_) + ": " + what + (b.name && b.name[0] ? "" : " without a name") +
+                        "; every block needs a name and a positive shape");
+    }
     blocks_.push_back({b.name, b.rows, b.cols, b.doc ? b.doc : ""});
   }
   for (std::uint32_t i = 0; i < object_->num_metrics(); ++i) {

@@ -48,6 +48,8 @@ std::string without_comment_lines(const std::string& text) {
 }
 
 std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";  // printf may write "-nan"
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[32];
   if (v == std::floor(v) && std::fabs(v) < 1e6) {
     std::snprintf(buf, sizeof(buf), "%.0f", v);
