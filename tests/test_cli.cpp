@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -48,6 +49,11 @@ std::string read_bytes(const fs::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 const char* kGrid =
@@ -164,6 +170,23 @@ TEST_CASE("bad grids exit 2 naming the file, the line and a suggestion", "[cli]"
   const Result escape = muonlab("validate '" + grid3.string() + "'");
   CHECK(escape.exit_code == 2);
   CHECK_THAT(escape.output, Catch::Contains(grid3.string() + ":1:") && Catch::Contains("may hold only letters"));
+  // A value that only a plugin can refuse (rank > n at a sweep's second value, an empty
+  // lr_list) refuses the grid before anything runs: validate says so, and --overwrite leaves
+  // an existing result file as it was.
+  const fs::path existing = dir / "existing.h5";
+  REQUIRE(muonlab("run '" + write_file(dir / "small.yaml", kGrid).string() + "' -q -o '" + existing.string() + "'")
+              .exit_code == 0);
+  const std::string before = read_file(existing);
+  for (const std::string& bad : {std::string("rank: {values: [2, 40]}"), std::string("rank: 40")}) {
+    std::string text = kGrid;
+    text.replace(text.find("rank: 3"), 7, bad);
+    const fs::path grid4 = write_file(dir / "refused.yaml", text);
+    const Result refused = muonlab("validate '" + grid4.string() + "'");
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.output, Catch::Contains("cannot be run") && Catch::Contains("'rank' = 40"));
+    CHECK(muonlab("run '" + grid4.string() + "' --overwrite -o '" + existing.string() + "'").exit_code == 2);
+    CHECK(read_file(existing) == before);
+  }
   const Result good = muonlab("validate '" + write_file(dir / "ok.yaml", kGrid).string() + "'");
   CHECK(good.exit_code == 0);
   CHECK_THAT(good.output, Catch::Contains("8 cells"));

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "model/config_json.hpp"
 #include "model/index_columns.hpp"
 #include "run/blas.hpp"
 #include "run/cell.hpp"
@@ -41,21 +42,52 @@ std::set<std::string> indexed_completed_cells(const Store& store, std::vector<In
 
 }  // namespace
 
+namespace {
+
+// The stop metric must be one the problem reports.
+void check_stop_metric(const Grid& grid, const CellConfig& cell, const ProblemHandle& problem) {
+  if (grid.stop.metric == "loss") return;
+  std::vector<std::string> names{"loss"};
+  for (const ScalarSpec& m : problem.metrics()) names.push_back(m.name);
+  if (std::find(names.begin(), names.end(), grid.stop.metric) != names.end()) return;
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  const std::string suggestion = closest_name(grid.stop.metric, names);
+  throw InputError(grid.source_path + ": stop.metric '" + grid.stop.metric + "' is not reported by problem '" +
+                   cell.problem.name + "'" + (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") +
+                   " available: " + list);
+}
+
+// A plugin that refuses its parameters (rank > n, an empty lr_list, ...) refuses the grid,
+// naming the cell and the configuration, before any result file is opened.
+template <class Create>
+void check_creates(const Grid& grid, const CellConfig& cell, const ComponentConfig& component, Create create) {
+  try {
+    create();
+  } catch (const PluginError& e) {
+    throw InputError(grid.source_path + ": cell " + cell.id + " cannot be run: " + e.what() + "; its " +
+                     to_string(component.kind) + " configuration is " +
+                     component_json(component, JsonNumbers::Shortest) +
+                     " (change the value, or leave it out of the sweep)");
+  }
+}
+
+}  // namespace
+
 void preflight(const Grid& grid, const Registry& registry) {
-  std::set<std::string> checked;
+  // Every distinct configuration once: instances depend on the seed, validity does not.
+  std::set<std::string> problems, optimizers;
   for (const CellConfig& cell : grid.cells) {
-    if (!checked.insert(cell.problem.name).second) continue;
-    auto problem = registry.create_problem(cell.problem, cell.problem_seed);
-    if (grid.stop.metric == "loss") continue;
-    std::vector<std::string> names{"loss"};
-    for (const ScalarSpec& m : problem->metrics()) names.push_back(m.name);
-    if (std::find(names.begin(), names.end(), grid.stop.metric) != names.end()) continue;
-    std::string list;
-    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-    const std::string suggestion = closest_name(grid.stop.metric, names);
-    throw InputError(grid.source_path + ": stop.metric '" + grid.stop.metric + "' is not reported by problem '" +
-                     cell.problem.name + "'" + (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?") +
-                     " available: " + list);
+    if (problems.insert(component_json(cell.problem, JsonNumbers::Digits17)).second) {
+      check_creates(grid, cell, cell.problem, [&] {
+        const auto problem = registry.create_problem(cell.problem, cell.problem_seed);
+        check_stop_metric(grid, cell, *problem);
+      });
+    }
+    if (optimizers.insert(component_json(cell.optimizer, JsonNumbers::Digits17)).second) {
+      check_creates(grid, cell, cell.optimizer,
+                    [&] { registry.create_optimizer(cell.optimizer, cell.optimizer_seed); });
+    }
   }
 }
 
