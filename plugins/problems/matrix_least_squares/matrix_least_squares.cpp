@@ -289,8 +289,9 @@ class MatrixLeastSquares final : public muonlab::Problem {
       reject("matrix_least_squares: spikes = " + str(params.integer("spikes")) + " exceeds n = " + str(n_));
     }
     if (two_sided_ && noise_ == Noise::Sampled) {
-      reject("matrix_least_squares: noise: sampled is defined for the one-sided problem only; set two_sided: false "
-             "or use noise: additive");
+      reject(
+          "matrix_least_squares: noise: sampled is defined for the one-sided problem only; set two_sided: false "
+          "or use noise: additive");
     }
   }
 
@@ -404,16 +405,16 @@ class MatrixLeastSquares final : public muonlab::Problem {
   const double label_noise_;
   const double init_scale_;
 
-  Vector h_, g_;                // spectra of H and H_R
-  Matrix q_, r_, p_;            // eigenbases of H (n x n), H_R (m x m); right mode vectors (m x n)
-  Matrix hessian_, right_;      // H, H_R
-  Vector x_star_modes_;         // shared: x*_i
-  Matrix x_star_, e_;           // X*, the rows of B outside range(A)
-  double f_star_ = 0.0;         // 1/2 ||E||_F^2
-  Matrix x0_;                   // the initial iterate (drawn once, in the constructor)
-  double gap0_ = 0.0;           // f_0 - f*
+  Vector h_, g_;            // spectra of H and H_R
+  Matrix q_, r_, p_;        // eigenbases of H (n x n), H_R (m x m); right mode vectors (m x n)
+  Matrix hessian_, right_;  // H, H_R
+  Vector x_star_modes_;     // shared: x*_i
+  Matrix x_star_, e_;       // X*, the rows of B outside range(A)
+  double f_star_ = 0.0;     // 1/2 ||E||_F^2
+  Matrix x0_;               // the initial iterate (drawn once, in the constructor)
+  double gap0_ = 0.0;       // f_0 - f*
 
-  Matrix d_, g0_, left_;        // D = X - X*; gradient at X_0; H D (two_sided)
+  Matrix d_, g0_, left_;                // D = X - X*; gradient at X_0; H D (two_sided)
   Matrix root_, xi_, rows_, residual_;  // sampled: Q diag(sqrt h), xi, batch rows, residuals
   Matrix xp_, coords_, outside_;        // observe(): X P, Q^T X P, X (I - P P^T)
   muonlab::ThinSvd svd_;
