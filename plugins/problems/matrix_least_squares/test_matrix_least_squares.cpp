@@ -363,15 +363,14 @@ TEST_CASE("matrix_least_squares: GD follows (1 - eta c) per eigen-direction", "[
 // Muon on the shared basis: each mode moves by -eta_t s sign(z_i - x*_i). With an
 // axis-aligned basis (rotated: false) Q^T X P stays exactly diagonal and the polar factor is
 // exactly diag(sign), so the run performs the recursion's own operations: 1e-12 allows a few
-// roundings over 300 steps, while a wrong sign or scale moves a mode by >= eta_300 ~ 1e-5.
-// Haar-rotated, rounding puts ~1e-16 off the modes each step; over 300 steps (eta_300 ~ 1e-5,
-// so every h_i |e_i| stays far above the rounding of G) that accumulates to ~1e-14 in a float64
-// numpy model of the same run, so 1e-10 bounds it with margin and still catches one wrong step.
-// rank_threshold 0: the svd orthogonalizer would otherwise drop modes whose gradient is
-// below 1e-12 of the largest, which the ideal recursion keeps moving.
+// roundings over 300 steps (shape scaling is s = 1 for m >= n, hence rms), while a wrong sign or scale moves a mode by
+// >= eta_300 ~ 1e-5. Haar-rotated, rounding puts ~1e-16 off the modes each step; over 300 steps (eta_300 ~ 1e-5, so
+// every h_i |e_i| stays far above the rounding of G) that accumulates to ~1e-14 in a float64 numpy model of the same
+// run, so 1e-10 bounds it with margin and still catches one wrong step. rank_threshold 0: the svd orthogonalizer would
+// otherwise drop modes whose gradient is below 1e-12 of the largest, which the ideal recursion keeps moving.
 TEST_CASE("matrix_least_squares: Muon on the shared basis is per-mode sign descent", "[matrix_least_squares]") {
   const double kappa = GENERATE(1.0, 100.0, 1e4);
-  const std::string scaling = GENERATE(as<std::string>{}, "none", "shape");
+  const std::string scaling = GENERATE(as<std::string>{}, "none", "rms");  // rms: s = 0.2 sqrt(9) = 0.6
   INFO("kappa " << kappa << " scaling " << scaling);
   const std::string opt = "{lr: 0.12, schedule: geometric, decay: 0.97, scaling: " + scaling +
                           ", orthogonalizer: {name: svd, params: {rank_threshold: 0}}}";
