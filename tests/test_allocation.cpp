@@ -134,10 +134,14 @@ struct Cell {
   std::vector<double> metrics;
   std::int64_t iteration = 0;
 
-  Cell(const std::string& target, const std::string& optimizer_name, const std::string& optimizer_params) {
+  Cell(const std::string& target, const std::string& optimizer_name, const std::string& optimizer_params)
+      : Cell("matrix_factorization", kProblemFormat + target + "}", optimizer_name, optimizer_params) {}
+
+  Cell(const std::string& problem_name, const std::string& problem_params, const std::string& optimizer_name,
+       const std::string& optimizer_params) {
     const Registry& registry = testing::registry();
-    problem = registry.create_problem(
-        resolve_component(PluginKind::Problem, "matrix_factorization", kProblemFormat + target + "}", registry), 3);
+    problem =
+        registry.create_problem(resolve_component(PluginKind::Problem, problem_name, problem_params, registry), 3);
     optimizer = registry.create_optimizer(
         resolve_component(PluginKind::Optimizer, optimizer_name, optimizer_params, registry), 4);
     params = problem->allocate();
@@ -193,6 +197,20 @@ TEST_CASE("allocation: evaluate + step allocates nothing after a warm-up step", 
                Method{"muon", "{lr: 0.01, orthogonalizer: ns5}"}, Method{"muon", "{lr: 0.01, orthogonalizer: svd}"});
   INFO(target << " " << method.optimizer << " " << method.params);
   CHECK(allocations_in_steps(target, method.optimizer, method.params, 5) == 0);
+}
+
+TEST_CASE("allocation: matrix_least_squares evaluates without allocating after a warm-up step", "[allocation]") {
+  const std::string problem = GENERATE(as<std::string>{}, "{n: 24, m: 32}", "{n: 24, m: 32, two_sided: true}",
+                                       "{n: 24, m: 32, target: generic, noise: additive}",
+                                       "{n: 24, m: 32, noise: sampled, batch: 16, label_noise: 0.1}");
+  const std::string optimizer = GENERATE(as<std::string>{}, "gd", "muon");
+  INFO(problem << " " << optimizer);
+  Cell cell("matrix_least_squares", problem, optimizer, optimizer == "gd" ? "{lr: 0.5}" : "{orthogonalizer: svd}");
+  cell.step();
+  CountAllocations counter;
+  for (int i = 0; i < 5; ++i) cell.step();
+  counter.stop();
+  CHECK(counter.count() == 0);
 }
 
 TEST_CASE("allocation: the factored target never allocates an n x m matrix", "[allocation]") {
