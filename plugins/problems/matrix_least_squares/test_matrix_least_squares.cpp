@@ -208,7 +208,8 @@ TEST_CASE("matrix_least_squares: the Hessian has the prescribed spectrum", "[mat
   CHECK((a.transpose() * a * q - q * expected.asDiagonal()).norm() <= 1e-13 * 2.0);
 }
 
-TEST_CASE("matrix_least_squares: same seed, same instance; another seed, another", "[matrix_least_squares]") {
+TEST_CASE("matrix_least_squares: same seed gives the same instance, another seed another one",
+          "[matrix_least_squares]") {
   const std::string config = "{n: 5, m: 6, target: generic, init_scale: 0.1, extra_rows: 2, two_sided: true}";
   auto first = make(config, 9);
   auto again = make(config, 9);
