@@ -33,12 +33,14 @@ ProblemHandle::ProblemHandle(ProblemAbi* object, const PluginInfo& info) : objec
   for (std::uint32_t i = 0; i < object_->num_blocks(); ++i) {
     const BlockInfo b = object_->block(i);
     if (b.name == nullptr || b.name[0] == '\0' || b.rows <= 0 || b.cols <= 0) {
-      const std::string what = "block " + std::to_string(i) +
-                               (b.name && b.name[0] ? " '" + std::string(b.name) + "'" : "") + " is declared " +
-                               std::to_string(b.rows) + " x " + std::to_string(b.cols);
+      // The message is complete before the object (which owns b.name) is destroyed.
+      const bool named = b.name != nullptr && b.name[0] != '\0';
+      const std::string message = describe(info_) + ": block " + std::to_string(i) +
+                                  (named ? " '" + std::string(b.name) + "'" : std::string(" without a name")) +
+                                  " is declared " + std::to_string(b.rows) + " x " + std::to_string(b.cols) +
+                                  "; every block needs a name and a positive shape";
       info_.destroy(object_);  // the handle is not constructed: its destructor will not run
-      throw PluginError(describe(info_) + ": " + what + (b.name && b.name[0] ? "" : " without a name") +
-                        "; every block needs a name and a positive shape");
+      throw PluginError(message);
     }
     blocks_.push_back({b.name, b.rows, b.cols, b.doc ? b.doc : ""});
   }
